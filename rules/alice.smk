@@ -1,0 +1,118 @@
+# Stages 3-4 of Alice: sample K teacher responses, cluster them, summarize the
+# teacher's uncertainty, the student's zero-shot answers, and the student's
+# synthesized labels. Paths are keyed by (teacher, pool), so every experiment that
+# needs the same teacher on the same questions shares one file.
+
+
+rule sample:
+    input:
+        transfer=data_path("transfer"),
+        model=lambda wc: model_files(wc.dataset, wc.teacher),
+    output:
+        f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+    params:
+        kind=dataset_kind,
+        model=lambda wc: model_location(wc.dataset, wc.teacher),
+        settings=config["stages"]["sample"],
+        generation=generation_params("sample"),
+        prompts=prompt_params(),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/sample/{{dataset}}/{{teacher}}/{{pool}}.log",
+    benchmark:
+        f"{R}/benchmarks/sample/{{dataset}}/{{teacher}}/{{pool}}.tsv"
+    resources:
+        gpu=lambda wc: gpus_for(wc.teacher),
+    script:
+        "../workflow/scripts/sample.py"
+
+
+rule cluster:
+    input:
+        transfer=data_path("transfer"),
+        samples=f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+    output:
+        f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+    params:
+        kind=dataset_kind,
+        settings=config["stages"]["cluster"],
+    log:
+        f"{R}/logs/cluster/{{dataset}}/{{teacher}}/{{pool}}.log",
+    script:
+        "../workflow/scripts/cluster.py"
+
+
+rule summarize_uncertainty:
+    input:
+        transfer=data_path("transfer"),
+        clusters=f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+        model=lambda wc: model_files(wc.dataset, config["summarizer"]),
+    output:
+        f"{R}/uncertainty/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+    params:
+        model=lambda wc: model_location(wc.dataset, config["summarizer"]),
+        settings=config["stages"]["summarize"],
+        generation=generation_params("summarize"),
+        prompts=prompt_params(),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/summarize_uncertainty/{{dataset}}/{{teacher}}/{{pool}}.log",
+    resources:
+        gpu=lambda wc: gpus_for(config["summarizer"]),
+    script:
+        "../workflow/scripts/summarize_uncertainty.py"
+
+
+rule zeroshot:
+    input:
+        transfer=data_path("transfer"),
+        model=lambda wc: model_files(wc.dataset, wc.name),
+    output:
+        f"{R}/zeroshot/{{dataset}}/{{name}}/{{pool}}.parquet",
+    params:
+        kind=dataset_kind,
+        model=lambda wc: model_location(wc.dataset, wc.name),
+        settings=config["stages"]["zeroshot"],
+        generation=generation_params("zeroshot"),
+        prompts=prompt_params(),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/zeroshot/{{dataset}}/{{name}}/{{pool}}.log",
+    resources:
+        gpu=lambda wc: gpus_for(wc.name),
+    script:
+        "../workflow/scripts/zeroshot.py"
+
+
+def synthesis_inputs(wildcards):
+    key = plan.parse_key(wildcards.key)
+    teacher = plan.teacher_of(key)
+    return {
+        "transfer": data_path("transfer").format(dataset=wildcards.dataset),
+        "uncertainty": f"{R}/uncertainty/{wildcards.dataset}/{teacher}/{key.pool}.parquet",
+        "zeroshot": f"{R}/zeroshot/{wildcards.dataset}/{key.name}/{key.pool}.parquet",
+        "model": model_files(wildcards.dataset, key.name),
+    }
+
+
+rule synthesize:
+    input:
+        unpack(synthesis_inputs),
+    output:
+        f"{R}/labels/{{dataset}}/{{key}}.parquet",
+    wildcard_constraints:
+        key=ALICE_KEY,
+    params:
+        kind=dataset_kind,
+        pool=lambda wc: plan.parse_key(wc.key).pool,
+        model=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
+        settings=config["stages"]["synthesize"],
+        generation=generation_params("synthesize"),
+        prompts=prompt_params(),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/synthesize/{{dataset}}/{{key}}.log",
+    resources:
+        gpu=lambda wc: gpus_for(plan.parse_key(wc.key).name),
+    script:
+        "../workflow/scripts/synthesize.py"

@@ -1,0 +1,43 @@
+# Data: normalised teacher / transfer / eval parts per dataset; embedded models.
+
+
+rule prepare_data:
+    output:
+        teacher=f"{R}/data/{{dataset}}/teacher.parquet",
+        transfer=f"{R}/data/{{dataset}}/transfer.parquet",
+        eval=f"{R}/data/{{dataset}}/eval.parquet",
+    params:
+        name=lambda wc: wc.dataset,
+        settings=lambda wc: config["datasets"][wc.dataset],
+    log:
+        f"{R}/logs/prepare_data/{{dataset}}.log",
+    script:
+        "../workflow/scripts/prepare_data.py"
+
+
+rule build_tokenizer:
+    output:
+        directory(f"{R}/base_models/_tokenizer"),
+    params:
+        settings=config["embedded"],
+    log:
+        f"{R}/logs/build_tokenizer.log",
+    script:
+        "../workflow/scripts/build_tokenizer.py"
+
+
+rule build_embedded_model:
+    input:
+        tokenizer=f"{R}/base_models/_tokenizer",
+    output:
+        directory(f"{R}/base_models/{{name}}"),
+    wildcard_constraints:
+        name="|".join(EMBEDDED) or "(?!)",
+    params:
+        settings=lambda wc: MODELS[wc.name],
+        embedded=config["embedded"],
+        seed=config["seed"],
+    log:
+        f"{R}/logs/build_embedded_model/{{name}}.log",
+    script:
+        "../workflow/scripts/build_embedded_model.py"

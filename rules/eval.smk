@@ -1,0 +1,23 @@
+# Evaluation: greedy answers on the eval split; per-item Parquet + summary JSON.
+
+
+rule eval:
+    input:
+        eval_rows=data_path("eval"),
+        model=lambda wc: model_files(wc.dataset, wc.key),
+    output:
+        per_item=f"{R}/eval/{{dataset}}/{{key}}.parquet",
+        summary=f"{R}/eval/{{dataset}}/{{key}}.json",
+    params:
+        kind=dataset_kind,
+        model=lambda wc: model_location(wc.dataset, wc.key),
+        settings=config["stages"]["eval"],
+        generation=generation_params("eval"),
+        prompts=prompt_params(),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/eval/{{dataset}}/{{key}}.log",
+    resources:
+        gpu=lambda wc: gpus_for(wc.key),
+    script:
+        "../workflow/scripts/eval.py"

@@ -1,0 +1,25 @@
+# Supervised fine-tuning of every trained model (teachers, baselines, students).
+
+
+rule sft:
+    input:
+        labels=lambda wc: training_set(wc.dataset, wc.key),
+        base=lambda wc: model_files(wc.dataset, plan.parse_key(wc.key).name),
+    output:
+        directory(f"{R}/models/{{dataset}}/{{key}}"),
+    wildcard_constraints:
+        key=r"[^/]+@[^/]+",
+    params:
+        kind=dataset_kind,
+        base=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
+        recipe=config["sft"],
+        prompts=prompt_params(),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/sft/{{dataset}}/{{key}}.log",
+    benchmark:
+        f"{R}/benchmarks/sft/{{dataset}}/{{key}}.tsv"
+    resources:
+        gpu=lambda wc: gpus_for(wc.key),
+    script:
+        "../workflow/scripts/sft.py"

@@ -1,0 +1,23 @@
+# Original W2SG: the fine-tuned teacher answers each pool question once; the
+# student is fine-tuned on those answers (rule sft).
+
+
+rule w2s_answers:
+    input:
+        transfer=data_path("transfer"),
+        model=lambda wc: model_files(wc.dataset, wc.teacher),
+    output:
+        f"{R}/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+    params:
+        kind=dataset_kind,
+        model=lambda wc: model_location(wc.dataset, wc.teacher),
+        settings=config["stages"]["w2s"],
+        generation=generation_params("w2s"),
+        prompts=prompt_params(),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.log",
+    resources:
+        gpu=lambda wc: gpus_for(wc.teacher),
+    script:
+        "../workflow/scripts/w2s_answers.py"

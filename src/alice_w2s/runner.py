@@ -1,0 +1,96 @@
+"""What every workflow script does around its stage: log to the rule's log file,
+turn user-caused errors into one line, time the work and write the manifests.
+
+Scripts stay thin::
+
+    from alice_w2s.runner import run_stage
+    def main(smk): ...; return stats
+    if __name__ == "__main__":   # vLLM spawns workers: guard the entry point
+        run_stage(snakemake, main)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from alice_w2s.backends.generation import Generator, Sampling, open_generator
+from alice_w2s.io import write_manifest
+from alice_w2s.prompts import Prompts
+
+log = logging.getLogger("alice_w2s")
+
+# Errors a user can cause (bad config, bad data, missing files): one line, no traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, KeyError)
+
+
+def _configure_logging(log_file: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+
+
+def plain(value: Any) -> Any:
+    """Snakemake Namedlists and friends as plain JSON-able values."""
+    if hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def run_stage(smk: Any, body: Callable[[Any], dict]) -> None:
+    _configure_logging(smk.log[0] if len(smk.log) else None)
+    started = time.time()
+    log.info("rule %s: %s", smk.rule, ", ".join(f"{k}={v}" for k, v in smk.wildcards.items()))
+    try:
+        stats = body(smk) or {}
+    except USER_ERRORS as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        log.error("%s failed: %s", smk.rule, message)
+        sys.exit(f"error in rule {smk.rule}: {message}")
+    log.info("done in %.1fs: %s", time.time() - started, stats)
+    params = {k: plain(v) for k, v in smk.params.items()}
+    for output in smk.output:
+        write_manifest(output, params=params, stats=stats, started=started, inputs=[str(i) for i in smk.input])
+
+
+def prompts_from(params: Any) -> Prompts:
+    from pathlib import Path
+
+    settings = params.prompts
+    return Prompts(Path(settings["directory"]), dict(settings["overrides"]))
+
+
+def sampling_from(settings: dict, seed: int, n: int = 1) -> Sampling:
+    return Sampling(
+        temperature=float(settings["temperature"]),
+        top_p=float(settings["top_p"]),
+        max_new_tokens=int(settings["max_new_tokens"]),
+        n=n,
+        seed=seed,
+    )
+
+
+def open_stage_generator(params: Any, model: dict | None = None) -> Generator:
+    model = model or params.model
+    generation = params.generation
+    options = {**generation["options"], "seed": params.seed}
+    if model.get("revision"):
+        options["revision"] = model["revision"]
+    log.info("opening %s generator on %s", generation["backend"], model["path"])
+    return open_generator(generation["backend"], model["path"], options)
+
+
+def generation_stats(result: Any) -> dict:
+    if result is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "generation_seconds": 0.0}
+    return {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "generation_seconds": round(result.seconds, 3),
+    }

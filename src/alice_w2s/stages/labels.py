@@ -1,0 +1,46 @@
+"""Training sets that need no student: teacher Q-CoT-A / Q-A, gold baselines,
+and original W2SG (the teacher answers each pool question once).
+
+Every training set has the columns ``id, question, label, source``; the SFT
+stage turns ``question`` into the dataset's user prompt.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+from alice_w2s.datasets.registry import DatasetSpec
+from alice_w2s.prompts import Prompts, user_chat
+
+COLUMNS = ["id", "question", "label", "source"]
+
+
+def teacher_cot_set(cot: pd.DataFrame) -> pd.DataFrame:
+    """Q-CoT-A: the CoT responses that reached the gold answer."""
+    kept = cot[cot["correct"]]
+    return pd.DataFrame({"id": kept["id"], "question": kept["question"], "label": kept["response"], "source": kept["source"]})
+
+
+def qa_set(rows: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """Q-A: question -> the bare final answer in the dataset's closing format."""
+    labels = [spec.qa_label(row) for row in rows.to_dict("records")]
+    return pd.DataFrame({"id": rows["id"], "question": rows["question"], "label": labels, "source": "gold_answer"})
+
+
+def gold_set(transfer: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """Weak/Strong baselines: the transfer half's gold (human CoT where it exists)."""
+    if spec.has_human_cot:
+        labels = [spec.cot_label(row) for row in transfer.to_dict("records")]
+        return pd.DataFrame({"id": transfer["id"], "question": transfer["question"], "label": labels, "source": "gold_cot"})
+    return qa_set(transfer, spec)
+
+
+def w2s_set(
+    questions: pd.DataFrame, spec: DatasetSpec, teacher: Generator, sampling: Sampling, prompts: Prompts
+) -> tuple[pd.DataFrame, GenerationResult]:
+    """Original W2SG: the student learns the teacher's single answer to each question."""
+    chats = [user_chat(prompts.question(spec.answer_type, q)) for q in questions["question"]]
+    result = teacher.generate(chats, sampling)
+    labels = [texts[0] for texts in result.texts]
+    return pd.DataFrame({"id": questions["id"], "question": questions["question"], "label": labels, "source": "teacher"}), result

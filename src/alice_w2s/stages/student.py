@@ -1,0 +1,82 @@
+"""Stage 4: proactive learning; the student writes its own labels.
+
+Zero-shot: the untrained student answers every pool question. Synthesis: it sees
+the question, its own answer and each teacher's final answer (plus, unless
+ablated, the teacher's uncertainty), and keeps or improves its answer. The
+synthesized response is the training label. Where a single teacher gave a
+single-cluster answer, that answer is the label as it is; where no teacher has
+an answer (no cluster survived), the question gets no label.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+from alice_w2s.prompts import Prompts, user_chat
+
+LABEL_COLUMNS = ["id", "question", "label", "source"]
+
+
+def zero_shot(
+    questions: pd.DataFrame, answer_type: str, generator: Generator, sampling: Sampling, prompts: Prompts
+) -> tuple[pd.DataFrame, GenerationResult]:
+    chats = [user_chat(prompts.question(answer_type, q)) for q in questions["question"]]
+    result = generator.generate(chats, sampling)
+    responses = [texts[0] for texts in result.texts]
+    return pd.DataFrame({"id": questions["id"], "response": responses}), result
+
+
+def teacher_notes(teacher_rows: list[dict], prompts: Prompts, use_uncertainty: bool) -> str:
+    parts = []
+    for row in teacher_rows:
+        if use_uncertainty and row["uncertainty"]:
+            parts.append(prompts.render("synthesize_teacher.txt", teacher_answer=row["teacher_answer"], uncertainty=row["uncertainty"]))
+        else:
+            parts.append(prompts.render("synthesize_teacher_no_uncertainty.txt", teacher_answer=row["teacher_answer"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def synthesize(
+    questions: pd.DataFrame,
+    answer_type: str,
+    own_answers: pd.DataFrame,
+    teachers: list[pd.DataFrame],
+    generator: Generator,
+    sampling: Sampling,
+    prompts: Prompts,
+    use_uncertainty: bool = True,
+) -> tuple[pd.DataFrame, GenerationResult | None, dict]:
+    """Labels for the pool questions, and counts of where they came from."""
+    own = dict(zip(own_answers["id"], own_answers["response"], strict=True))
+    teacher_maps = [{row["id"]: row for row in t.to_dict("records")} for t in teachers]
+    labels, chats, pending = [], [], []
+    counts = {"synthesis": 0, "teacher_single_cluster": 0, "no_teacher_answer": 0}
+    for row in questions.to_dict("records"):
+        answered = [m[row["id"]] for m in teacher_maps if m.get(row["id"]) and m[row["id"]]["teacher_answer"]]
+        if not answered:
+            counts["no_teacher_answer"] += 1
+            continue
+        if len(teachers) == 1 and answered[0]["n_clusters"] == 1:
+            labels.append([row["id"], row["question"], answered[0]["teacher_answer"], "teacher_single_cluster"])
+            counts["teacher_single_cluster"] += 1
+            continue
+        prompt = prompts.render(
+            "synthesize.txt",
+            question=prompts.question(answer_type, row["question"]),
+            own_answer=own[row["id"]],
+            teacher_notes=teacher_notes(answered, prompts, use_uncertainty),
+            format_instruction=prompts.text(f"format/{answer_type}.txt"),
+        )
+        chats.append(user_chat(prompt))
+        pending.append(row)
+    result = None
+    if chats:
+        result = generator.generate(chats, sampling)
+        for row, texts in zip(pending, result.texts, strict=True):
+            labels.append([row["id"], row["question"], texts[0], "synthesis"])
+            counts["synthesis"] += 1
+    order = {qid: i for i, qid in enumerate(questions["id"])}
+    frame = pd.DataFrame(labels, columns=LABEL_COLUMNS)
+    frame = frame.sort_values("id", key=lambda ids: ids.map(order), kind="stable").reset_index(drop=True)
+    return frame, result, counts

@@ -1,0 +1,43 @@
+"""Stage 3c: put the teacher's uncertainty into words.
+
+A large instruct model reads the question and the numbered cluster
+representatives and writes, in the first person, what the teacher is unsure
+about (or ``N/A``). Questions with a single cluster skip the summarizer: their
+uncertainty stays null and the teacher's final response will become the
+student's label directly. Questions with no cluster have no teacher answer.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+from alice_w2s.prompts import Prompts, user_chat
+
+COLUMNS = ["id", "question", "teacher_answer", "n_clusters", "uncertainty"]
+
+
+def summarize_uncertainty(
+    questions: pd.DataFrame, clusters: pd.DataFrame, generator: Generator | None, sampling: Sampling, prompts: Prompts
+) -> tuple[pd.DataFrame, GenerationResult | None]:
+    by_question = {qid: group.sort_values("cluster_idx") for qid, group in clusters.groupby("id", sort=False)}
+    rows, chats, need_summary = [], [], []
+    for row in questions.to_dict("records"):
+        group = by_question.get(row["id"])
+        if group is None:
+            rows.append([row["id"], row["question"], None, 0, None])
+            continue
+        final = group.loc[group["is_final"], "representative"].iloc[0]
+        rows.append([row["id"], row["question"], final, len(group), None])
+        if len(group) > 1:
+            numbered = "\n\n".join(f"{i + 1}. {text}" for i, text in enumerate(group["representative"]))
+            chats.append(user_chat(prompts.render("summarize.txt", question=row["question"], responses=numbered)))
+            need_summary.append(len(rows) - 1)
+    result = None
+    if chats:
+        if generator is None:
+            raise ValueError("questions with several clusters need a summarizer")
+        result = generator.generate(chats, sampling)
+        for position, texts in zip(need_summary, result.texts, strict=True):
+            rows[position][4] = texts[0].strip()
+    return pd.DataFrame(rows, columns=COLUMNS), result

@@ -1,0 +1,20 @@
+"""Adapter: train the embedded models' shared tokenizer on toy text."""
+
+from alice_w2s.datasets.corpus import tokenizer_corpus
+from alice_w2s.embedded_models import build_tokenizer
+from alice_w2s.prompts import DEFAULT_PROMPT_DIR, Prompts
+
+
+def main(smk):
+    settings = smk.params.settings
+    prompts = Prompts()
+    templates = sorted(str(p.relative_to(DEFAULT_PROMPT_DIR)) for p in DEFAULT_PROMPT_DIR.rglob("*.txt"))
+    corpus = tokenizer_corpus(settings["corpus_rows"], settings["corpus_seed"], prompts, templates)
+    build_tokenizer(corpus, smk.output[0], vocab_size=settings["vocab_size"], seed=settings["corpus_seed"])
+    return {"corpus_texts": len(corpus), "vocab_size": settings["vocab_size"]}
+
+
+if __name__ == "__main__":
+    from alice_w2s.runner import run_stage
+
+    run_stage(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,29 @@
+"""Adapter: cluster each question's sampled responses."""
+
+from alice_w2s.datasets.registry import get_spec
+from alice_w2s.io import read_parquet, write_parquet
+from alice_w2s.plan import select_pool
+from alice_w2s.runner import run_stage
+from alice_w2s.stages.cluster import cluster_samples, cluster_stats
+
+
+def main(smk):
+    spec = get_spec(smk.params.kind)
+    settings = smk.params.settings
+    transfer = read_parquet(smk.input.transfer)
+    questions = transfer.iloc[select_pool(len(transfer), smk.wildcards.pool)]
+    samples = read_parquet(smk.input.samples, required=("id", "sample_idx", "response", "extracted"))
+    embedder = None
+    if spec.answer_type == "text":
+        from alice_w2s.backends.embedding import Embedder
+
+        embedder = Embedder(settings["embedder"])
+    clusters = cluster_samples(
+        samples, questions, spec.answer_type, threshold=settings["threshold"], embedder=embedder, instruction=settings["instruction"]
+    )
+    write_parquet(clusters, smk.output[0])
+    return cluster_stats(clusters, len(questions))
+
+
+if __name__ == "__main__":
+    run_stage(snakemake, main)  # noqa: F821 - injected by Snakemake
