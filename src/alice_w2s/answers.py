@@ -27,7 +27,7 @@ ANSWER_TYPES = ("number", "choice", "text")
 CHOICE_SENTENCE = "So the correct choice is"
 TEXT_MARKER = "Answer:"
 
-_NUMBER_RE = re.compile(r"####\s*(-?[\d,]*\.?\d+)")
+_NUMBER_RE = re.compile(r"####\s*\$?\s*(-?[\d,]*\.?\d+)")
 _CHOICE_RE = re.compile(re.escape(CHOICE_SENTENCE) + r"\s*\(?([A-Za-z0-9])\)?", re.IGNORECASE)
 _TEXT_RE = re.compile(re.escape(TEXT_MARKER) + r"\s*(.+)", re.IGNORECASE)
 

@@ -18,6 +18,11 @@ from alice_w2s.prompts import Prompts, user_chat
 LABEL_COLUMNS = ["id", "question", "label", "source"]
 
 
+def _present(value: object) -> bool:
+    """A real string: pandas may hold a missing text as None or NaN."""
+    return isinstance(value, str) and bool(value.strip())
+
+
 def zero_shot(
     questions: pd.DataFrame, answer_type: str, generator: Generator, sampling: Sampling, prompts: Prompts
 ) -> tuple[pd.DataFrame, GenerationResult]:
@@ -30,7 +35,7 @@ def zero_shot(
 def teacher_notes(teacher_rows: list[dict], prompts: Prompts, use_uncertainty: bool) -> str:
     parts = []
     for row in teacher_rows:
-        if use_uncertainty and row["uncertainty"]:
+        if use_uncertainty and _present(row["uncertainty"]):
             parts.append(prompts.render("synthesize_teacher.txt", teacher_answer=row["teacher_answer"], uncertainty=row["uncertainty"]))
         else:
             parts.append(prompts.render("synthesize_teacher_no_uncertainty.txt", teacher_answer=row["teacher_answer"]))
@@ -53,7 +58,7 @@ def synthesize(
     labels, chats, pending = [], [], []
     counts = {"synthesis": 0, "teacher_single_cluster": 0, "no_teacher_answer": 0}
     for row in questions.to_dict("records"):
-        answered = [m[row["id"]] for m in teacher_maps if m.get(row["id"]) and m[row["id"]]["teacher_answer"]]
+        answered = [m[row["id"]] for m in teacher_maps if row["id"] in m and _present(m[row["id"]]["teacher_answer"])]
         if not answered:
             counts["no_teacher_answer"] += 1
             continue

@@ -1,0 +1,52 @@
+"""Shared test helpers. Test data is made here, in the real datasets' shapes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from alice_w2s.backends.generation import GenerationResult, Sampling
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class ScriptedGenerator:
+    """A stand-in language model whose answers the test writes: it exercises a
+    stage's own logic (what it asks, what it keeps). Real models are exercised
+    in test_generation.py and the end-to-end run."""
+
+    def __init__(self, answer: Callable[[str, int], str]) -> None:
+        self.answer = answer
+        self.calls: list[tuple[list[str], Sampling]] = []
+
+    def generate(self, chats: list[list[dict[str, str]]], sampling: Sampling) -> GenerationResult:
+        prompts = [chat[-1]["content"] for chat in chats]
+        self.calls.append((prompts, sampling))
+        texts = [[self.answer(p, i) for i in range(sampling.n)] for p in prompts]
+        return GenerationResult(texts=texts, prompt_tokens=len(prompts), completion_tokens=sum(map(len, texts)), seconds=0.0)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted() -> type[ScriptedGenerator]:
+    return ScriptedGenerator
+
+
+@pytest.fixture
+def math_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ["m1", "m2"],
+            "question": ["What is 2 + 3?", "What is 4 * 5?"],
+            "answer": ["5", "20"],
+            "aliases": [[], []],
+            "solution": ["2 + 3 = 5.\n#### 5", "4 * 5 = 20.\n#### 20"],
+            "answer_type": ["number", "number"],
+        }
+    )

@@ -1,0 +1,70 @@
+import pandas as pd
+import pytest
+
+from alice_w2s.datasets import toy
+from alice_w2s.datasets.prepare import normalise, prepare, split_train
+from alice_w2s.datasets.registry import REGISTRY, get_spec
+
+
+def test_toy_data_is_deterministic_and_seeded():
+    for kind in ("toy_math", "toy_choice", "toy_trivia"):
+        assert toy.generate(kind, 10, 3) == toy.generate(kind, 10, 3)
+        assert toy.generate(kind, 10, 3) != toy.generate(kind, 10, 4)
+
+
+def test_toy_records_have_the_hub_shapes():
+    math = toy.generate("toy_math", 1, 0)[0]
+    assert set(math) == {"question", "answer"} and "####" in math["answer"]
+    arc = toy.generate("toy_choice", 1, 0)[0]
+    assert set(arc) == {"id", "question", "choices", "answerKey"} and arc["answerKey"] in arc["choices"]["label"]
+    trivia = toy.generate("toy_trivia", 1, 0)[0]
+    assert {"value", "aliases", "normalized_aliases"} <= set(trivia["answer"])
+
+
+def test_normalised_rows_score_their_own_gold():
+    for kind in ("toy_math", "toy_choice", "toy_trivia"):
+        spec = get_spec(kind)
+        frame = normalise(spec, toy.generate(kind, 20, 1), kind)
+        for row in frame.to_dict("records"):
+            assert spec.score(spec.qa_label(row), row).correct, row
+            if spec.has_human_cot:
+                assert spec.score(spec.cot_label(row), row).correct
+
+
+def test_arc_numeric_labels_become_letters():
+    record = {"id": "x", "question": "Pick", "choices": {"text": ["a", "b", "c"], "label": ["1", "2", "3"]}, "answerKey": "3"}
+    row = get_spec("arc_challenge").normalize(record, 0)
+    assert row["answer"] == "C" and row["question"].endswith("C. c")
+
+
+def test_gsm8k_record_without_final_line_names_the_record():
+    with pytest.raises(ValueError, match="record 7"):
+        get_spec("gsm8k").normalize({"question": "q", "answer": "no final line"}, 7)
+
+
+def test_missing_field_names_the_dataset_and_record():
+    with pytest.raises(ValueError, match=r"record 0 lacks the triviaqa field"):
+        normalise(get_spec("triviaqa"), [{"question": "q"}], "local file")
+
+
+def test_split_protocol_is_positional():
+    train = pd.DataFrame({"id": [str(i) for i in range(10)]})
+    teacher, transfer = split_train(train, {"transfer_fraction": 1.0})
+    assert teacher["id"].tolist() == list("01234") and transfer["id"].tolist() == list("56789")
+    _, cut = split_train(train, {"transfer_fraction": 0.4})
+    assert cut["id"].tolist() == ["5", "6"]
+    _, capped = split_train(train, {"transfer_fraction": 1.0, "transfer_max_rows": 1})
+    assert capped["id"].tolist() == ["5"]
+
+
+def test_prepare_local_jsonl(tmp_path):
+    records = toy.generate("toy_trivia", 12, 0)
+    for name, part in (("train.jsonl", records[:8]), ("eval.jsonl", records[8:])):
+        (tmp_path / name).write_text("\n".join(pd.Series(part).map(lambda r: pd.io.json.ujson_dumps(r))) + "\n")
+    parts = prepare("tq", {"kind": "triviaqa", "source": "local", "files": {"train": str(tmp_path / "train.jsonl"), "eval": str(tmp_path / "eval.jsonl")}})
+    assert [len(parts[p]) for p in ("teacher", "transfer", "eval")] == [4, 4, 4]
+    assert set(parts["eval"]["answer_type"]) == {"text"}
+
+
+def test_every_registry_entry_has_a_known_answer_type():
+    assert {spec.answer_type for spec in REGISTRY.values()} == {"number", "choice", "text"}
