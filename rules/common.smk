@@ -1,4 +1,5 @@
 # Config validation, paths and input functions shared by all rules.
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,11 @@ except ConfigError as err:
     sys.exit(f"error: {err}")
 
 R = config["results"]
+# Nothing in a fully local config needs the hub: fail fast instead of trying it.
+if all(m["source"] != "hub" for m in config["models"].values()) and all(
+    d["source"] != "hub" for d in config["datasets"].values()
+):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS = config["models"]
 EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
 MODEL_NAME = plan.MODEL_NAME_RE

@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_PROMPT_DIR = Path(__file__).resolve().parents[2] / "resources" / "prompts"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PROMPT_DIR = REPO_ROOT / "resources" / "prompts"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ class Prompts:
     # The user turn every model sees for a question (training, sampling, eval).
     def question(self, answer_type: str, question: str) -> str:
         return self.render(f"question/{answer_type}.txt", question=question)
+
+
+def prompts_from_settings(settings: dict) -> Prompts:
+    """Config ``prompts`` section -> Prompts; relative folders are relative to the checkout."""
+    directory = Path(settings["directory"])
+    return Prompts(directory if directory.is_absolute() else REPO_ROOT / directory, dict(settings["overrides"]))
 
 
 def user_chat(text: str) -> list[dict[str, str]]:

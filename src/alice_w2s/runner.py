@@ -19,7 +19,7 @@ from typing import Any
 
 from alice_w2s.backends.generation import Generator, Sampling, open_generator
 from alice_w2s.io import write_manifest
-from alice_w2s.prompts import Prompts
+from alice_w2s.prompts import Prompts, prompts_from_settings
 
 log = logging.getLogger("alice_w2s")
 
@@ -60,10 +60,7 @@ def run_stage(smk: Any, body: Callable[[Any], dict]) -> None:
 
 
 def prompts_from(params: Any) -> Prompts:
-    from pathlib import Path
-
-    settings = params.prompts
-    return Prompts(Path(settings["directory"]), dict(settings["overrides"]))
+    return prompts_from_settings(plain(params.prompts))
 
 
 def sampling_from(settings: dict, seed: int, n: int = 1) -> Sampling:

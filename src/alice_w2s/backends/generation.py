@@ -1,0 +1,228 @@
+"""Text generation from chat prompts behind one small interface (vLLM or transformers).
+
+`open_generator(backend, model_path, options)` returns a `Generator`; `generate` takes
+chats (lists of {"role", "content"} messages), renders them with the model tokenizer's
+chat template, and returns `n` completions per chat. vLLM is imported only when used.
+Note: vLLM starts workers with spawn, so scripts that use it need a `__main__` guard.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Chat = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    n: int = 1  # responses per prompt (one request per prompt with n samples)
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature == 0 and self.n != 1:
+            raise ValueError(
+                f"greedy decoding (temperature 0) needs n == 1, got n={self.n}"
+            )
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass
+class GenerationResult:
+    texts: list[list[str]]  # per prompt, n strings
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+class Generator(Protocol):
+    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult: ...
+
+    def close(self) -> None: ...
+
+
+def _render(tokenizer: Any, chats: list[Chat]) -> list[str]:
+    return [
+        tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        for chat in chats
+    ]
+
+
+def _stop_ids(tokenizer: Any) -> list[int]:
+    """Ids that end a response: <|im_end|> (if in the vocab) and the tokenizer's eos."""
+    ids = [tokenizer.eos_token_id]
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
+        ids.insert(0, im_end)
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+class VllmGenerator:
+    def __init__(self, model_path: str, options: dict[str, Any]) -> None:
+        from vllm import LLM
+        from vllm.platforms import current_platform
+
+        kwargs: dict[str, Any] = dict(options.get("engine_kwargs", {}))
+        if current_platform.is_cpu() and "enable_chunked_prefill" not in options:
+            # On vLLM-CPU a seeded request whose prompt gets split by chunked prefill
+            # kills the engine ("CPU Generator does not use offset"); unsplit prompts
+            # keep per-request seeds usable there.
+            kwargs["enable_chunked_prefill"] = False
+        elif "enable_chunked_prefill" in options:
+            kwargs["enable_chunked_prefill"] = bool(options["enable_chunked_prefill"])
+        self.llm: Any = LLM(
+            model=model_path,
+            seed=int(options.get("seed", 0)),
+            dtype=options.get("dtype", "auto"),
+            max_model_len=int(options.get("max_model_len", 1024)),
+            gpu_memory_utilization=float(options.get("gpu_memory_utilization", 0.3)),
+            tensor_parallel_size=int(options.get("tensor_parallel_size", 1)),
+            enforce_eager=bool(options.get("enforce_eager", False)),
+            **kwargs,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult:
+        from vllm import SamplingParams
+
+        sampling.validate()
+        start = time.perf_counter()
+        greedy = sampling.temperature == 0
+        params = SamplingParams(
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_p=1.0 if greedy else sampling.top_p,
+            max_tokens=sampling.max_new_tokens,
+            seed=None if greedy else sampling.seed,
+            stop_token_ids=_stop_ids(self.tokenizer),
+        )
+        # Token ids, not strings: vLLM would add special tokens (e.g. a second bos).
+        prompts = [
+            {"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)}
+            for p in _render(self.tokenizer, chats)
+        ]
+        outputs = self.llm.generate(prompts, params, use_tqdm=True)
+        return GenerationResult(
+            texts=[[c.text for c in out.outputs] for out in outputs],
+            prompt_tokens=sum(len(out.prompt_token_ids or []) for out in outputs),
+            completion_tokens=sum(
+                len(c.token_ids) for out in outputs for c in out.outputs
+            ),
+            seconds=time.perf_counter() - start,
+        )
+
+    def close(self) -> None:
+        if getattr(self, "llm", None) is None:
+            return
+        del self.llm
+        self.llm = None
+        gc.collect()  # best effort: the rest is freed at process exit
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+class TransformersGenerator:
+    def __init__(self, model_path: str, options: dict[str, Any]) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = options.get("device") or (
+            "cuda" if torch.cuda.is_available() else "cpu"
+        )
+        self.batch_size = int(options.get("batch_size", 16))
+        dtype = options.get("dtype", "auto")
+        if dtype == "auto":
+            dtype = torch.float32 if self.device == "cpu" else "auto"
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        self.model.to(self.device).eval()
+        self.stop_ids = _stop_ids(self.tokenizer)
+
+    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult:
+        import torch
+        from tqdm.auto import tqdm
+
+        sampling.validate()
+        start = time.perf_counter()
+        do_sample = sampling.temperature > 0
+        sample_kwargs: dict[str, Any] = (
+            {"temperature": sampling.temperature, "top_p": sampling.top_p}
+            if do_sample
+            else {"temperature": None, "top_p": None, "top_k": None}
+        )
+        prompts = _render(self.tokenizer, chats)
+        texts: list[list[str]] = []
+        prompt_tokens = completion_tokens = 0
+        torch.manual_seed(sampling.seed)
+        batches = range(0, len(prompts), self.batch_size)
+        for i in tqdm(batches, desc="generate", unit="batch", disable=len(batches) < 2):
+            enc = self.tokenizer(
+                prompts[i : i + self.batch_size],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            ).to(self.device)
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **enc,
+                    do_sample=do_sample,
+                    num_return_sequences=sampling.n,
+                    max_new_tokens=sampling.max_new_tokens,
+                    eos_token_id=self.stop_ids,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    **sample_kwargs,
+                )
+            new = out[:, enc["input_ids"].shape[1] :].cpu()
+            prompt_tokens += int(enc["attention_mask"].sum())
+            for row in new.tolist():
+                # count up to and including the first stop token; the rest is padding
+                stop = next((j for j, t in enumerate(row) if t in self.stop_ids), None)
+                completion_tokens += len(row) if stop is None else stop + 1
+            decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            texts += [
+                decoded[k : k + sampling.n] for k in range(0, len(decoded), sampling.n)
+            ]
+        return GenerationResult(
+            texts=texts,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            seconds=time.perf_counter() - start,
+        )
+
+    def close(self) -> None:
+        if getattr(self, "model", None) is None:
+            return
+        del self.model
+        self.model = None
+        gc.collect()
+
+
+def open_generator(
+    backend: str, model_path: str, options: dict[str, Any] | None = None
+) -> Generator:
+    """Open a generator for `model_path`; backend is "vllm" or "transformers"."""
+    opts = dict(options or {})
+    if backend == "vllm":
+        return VllmGenerator(model_path, opts)
+    if backend == "transformers":
+        return TransformersGenerator(model_path, opts)
+    raise ValueError(
+        f"generation backend must be 'vllm' or 'transformers', got {backend!r}"
+    )

@@ -1,0 +1,284 @@
+"""Supervised fine-tuning of a causal LM on (user prompt -> response) pairs.
+
+The loss is taken on response tokens only (prompt positions are masked with -100).
+Training goes through ``transformers.Trainer`` so the same code runs on one CPU,
+one GPU, or several GPUs under ``accelerate launch``. The output directory always
+holds a plain, full model (LoRA adapters are merged) that vLLM and transformers
+load directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+IGNORE_INDEX = -100  # label value ignored by the causal-LM cross-entropy
+
+
+@dataclass(frozen=True)
+class Recipe:
+    mode: str = "lora"  # "lora" or "full"
+    epochs: float = 3.0
+    learning_rate: float = 1e-5
+    weight_decay: float = 0.01
+    lr_scheduler: str = "cosine"
+    warmup_steps: int = 100
+    per_device_batch_size: int = 4
+    gradient_accumulation_steps: int = 4  # effective batch = per_device * accum * world size
+    max_length: int = 2048
+    bf16: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: str | list[str] = "all-linear"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("lora", "full"):
+            raise ValueError(f"Recipe.mode must be 'lora' or 'full', got {self.mode!r}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Recipe:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise ValueError(
+                f"unknown SFT recipe key(s): {', '.join(map(repr, unknown))}; "
+                f"known keys: {', '.join(fields)}"
+            )
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            # PyYAML reads "1e-5" (no dot) as a string, so coerce numeric fields.
+            default = fields[key].default
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"SFT recipe key {key!r} must be a bool, got {value!r}")
+            elif isinstance(default, (int, float)) and isinstance(value, str):
+                value = float(value) if isinstance(default, float) else int(float(value))
+            elif key == "lora_target_modules" and not isinstance(value, str):
+                value = list(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+def _flat_ids(encoded: Any) -> list[int]:
+    """Normalise apply_chat_template(tokenize=True) output to a flat list of ints.
+
+    transformers 5 returns a BatchEncoding (dict with "input_ids") by default;
+    older versions return a list, possibly nested for batched input.
+    """
+    if isinstance(encoded, Mapping):
+        encoded = encoded["input_ids"]
+    if isinstance(encoded, torch.Tensor):
+        encoded = encoded.tolist()
+    encoded = list(encoded)
+    if encoded and isinstance(encoded[0], (list, tuple)):
+        if len(encoded) != 1:
+            raise ValueError(f"expected a single sequence, got a batch of {len(encoded)}")
+        encoded = list(encoded[0])
+    return [int(t) for t in encoded]
+
+
+def build_training_example(
+    tokenizer: Any, prompt: str, response: str, max_length: int
+) -> dict[str, list[int]] | None:
+    """Tokenize one (prompt, response) pair with the loss on the response only.
+
+    Prompt ids come from the chat template (user turn + generation prompt), exactly
+    as at inference time; the response ids and EOS are appended to them, so the
+    prompt/response boundary is exact (re-tokenizing the full conversation could
+    merge tokens across it). Truncated from the right to ``max_length``; returns
+    None when no response token survives.
+    """
+    prompt_ids = _flat_ids(
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True
+        )
+    )
+    eos_id = tokenizer.eos_token_id
+    if eos_id is None:
+        raise ValueError("tokenizer has no eos token; cannot mark the end of the response")
+    response_ids = list(tokenizer(response, add_special_tokens=False)["input_ids"]) + [eos_id]
+
+    input_ids = (prompt_ids + response_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
+    if all(label == IGNORE_INDEX for label in labels):
+        return None
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+
+
+class _PadCollator:
+    """Right-pad a batch: pad id in input_ids, 0 in attention_mask, -100 in labels."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(ex["input_ids"]) for ex in batch)
+        out: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
+        for ex in batch:
+            pad = width - len(ex["input_ids"])
+            out["input_ids"].append(ex["input_ids"] + [self.pad_id] * pad)
+            out["attention_mask"].append(ex["attention_mask"] + [0] * pad)
+            out["labels"].append(ex["labels"] + [IGNORE_INDEX] * pad)
+        return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _save_atomically(model: Any, tokenizer: Any, generation_config: Any, out_dir: Path) -> None:
+    """Write into a temp sibling, then rename into place (replacing out_dir).
+
+    A crash leaves either the old out_dir or none, never a half-written one.
+    Renaming a directory over a non-empty one is not possible on POSIX, so an
+    existing out_dir is first moved aside and deleted after the swap.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Not tempfile.mkdtemp: its 0o700 mode would survive the rename and hide the
+    # model from other users (e.g. a vLLM server); mkdir honours the umask.
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        if generation_config is not None:
+            model.generation_config = generation_config
+        model.save_pretrained(tmp)  # safetensors is the only format in transformers 5
+        tokenizer.save_pretrained(tmp)
+        # safetensors writes its files 0o600; give them the usual umask-based mode.
+        file_mode = 0o666 & ~_current_umask()
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                f.chmod(file_mode)
+        old = None
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def train_sft(
+    examples: list[tuple[str, str]], base_model: str, out_dir: str | Path, recipe: Recipe
+) -> dict[str, Any]:
+    """Fine-tune ``base_model`` on (prompt, response) pairs and save a full model to out_dir."""
+    # Heavy imports stay local so importing this module (e.g. for Recipe) is cheap.
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        GenerationConfig,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
+
+    if not examples:
+        raise ValueError("no training examples: the example list is empty")
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    set_seed(recipe.seed)
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    built = [build_training_example(tokenizer, p, r, recipe.max_length) for p, r in examples]
+    dataset = [ex for ex in built if ex is not None]
+    n_dropped = len(built) - len(dataset)
+    if not dataset:
+        raise ValueError(
+            f"no training examples left: all {n_dropped} were dropped by truncation "
+            f"to max_length={recipe.max_length}"
+        )
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    use_bf16 = recipe.bf16 and torch.cuda.is_available()
+    # LoRA: a bf16 base is fine (peft keeps the adapter weights in fp32). Full
+    # fine-tuning keeps fp32 master weights with bf16 autocast: pure-bf16 weights
+    # would silently drop updates as small as lr=1e-5 * O(1).
+    load_dtype = torch.bfloat16 if use_bf16 and recipe.mode == "lora" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=load_dtype)
+    try:
+        generation_config = GenerationConfig.from_pretrained(base_model)
+    except OSError:  # base has no generation_config.json
+        generation_config = None
+
+    if recipe.mode == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        target = recipe.lora_target_modules
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                task_type="CAUSAL_LM",
+                r=recipe.lora_r,
+                lora_alpha=recipe.lora_alpha,
+                lora_dropout=recipe.lora_dropout,
+                target_modules=target if isinstance(target, str) else list(target),
+            ),
+        )
+    trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total_params = sum(p.numel() for p in model.parameters())
+
+    with tempfile.TemporaryDirectory(prefix="sft-trainer-") as trainer_dir:
+        args = TrainingArguments(
+            output_dir=trainer_dir,
+            num_train_epochs=recipe.epochs,
+            learning_rate=recipe.learning_rate,
+            weight_decay=recipe.weight_decay,
+            lr_scheduler_type=recipe.lr_scheduler,
+            warmup_steps=recipe.warmup_steps,
+            per_device_train_batch_size=recipe.per_device_batch_size,
+            gradient_accumulation_steps=recipe.gradient_accumulation_steps,
+            bf16=use_bf16,
+            logging_steps=10,
+            save_strategy="no",
+            report_to="none",
+            seed=recipe.seed,
+            dataloader_pin_memory=torch.cuda.is_available(),
+            remove_unused_columns=False,  # our dicts carry exactly the model inputs
+            label_names=["labels"],  # peft-wrapped models hide the signature Trainer inspects
+        )
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,  # a list is a valid map-style dataset
+            data_collator=_PadCollator(pad_id),
+        )
+        result = trainer.train()
+        is_local_main = trainer.accelerator.is_local_main_process
+
+        if is_local_main:
+            # trainer.model is the unwrapped module (DDP wrapping lives in model_wrapped).
+            final = trainer.model
+            if recipe.mode == "lora":
+                final = final.merge_and_unload()
+            final = final.to(torch.bfloat16 if use_bf16 else torch.float32)
+            final.config.use_cache = True
+            _save_atomically(final, tokenizer, generation_config, out_dir)
+        # Other ranks must not return (and e.g. read out_dir) before it is written.
+        trainer.accelerator.wait_for_everyone()
+
+    return {
+        "n_examples": len(dataset),
+        "n_dropped": n_dropped,
+        "train_loss": float(result.training_loss),
+        "steps": int(result.global_step),
+        "seconds": round(time.perf_counter() - started, 3),
+        "trainable_params": int(trainable_params),
+        "total_params": int(total_params),
+        "mode": recipe.mode,
+    }

@@ -1,0 +1,249 @@
+"""Tests for alice_w2s.backends.sft on a tiny Qwen2 model built in the test (no network)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from alice_w2s.backends.sft import IGNORE_INDEX, Recipe, build_training_example, train_sft
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+COLOURS = ["red", "green", "blue", "yellow", "black", "white", "purple", "orange"]
+THINGS = [
+    "the sky", "grass", "a banana", "snow", "coal", "an apple", "a plum", "a carrot",
+    "the sea", "a lemon", "a cloud", "a leaf", "a tomato", "ink", "milk", "a grape",
+    "a pumpkin", "the sun", "a frog", "chalk", "a cherry", "a lime", "soot", "a rose",
+    "a tangerine", "a violet", "salt", "a pine", "a ruby", "sand", "a crow", "a swan",
+]
+EXAMPLES = [(f"What is the colour of {x}?", "Answer: blue") for x in THINGS]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny matmuls gain nothing from 2 threads, and when other processes load the
+    CPU, OpenMP spin-waiting made training ~40x slower (0.2 s -> 8.5 s) here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny byte-level-BPE tokenizer + 2-layer Qwen2 model saved to a temp dir."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    specials = ["<|im_start|>", "<|im_end|>", "<|pad|>"]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    corpus = [q + " " + a for q, a in EXAMPLES] + [f"Answer: {c}" for c in COLOURS] + [
+        "user assistant system The quick brown fox jumps over the lazy dog."
+    ]
+    bpe.train_from_iterator(
+        corpus * 4,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|pad|>", bos_token=None
+    )
+    tok.chat_template = CHATML
+
+    torch.manual_seed(0)
+    config = Qwen2Config(
+        hidden_size=128,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        num_hidden_layers=2,
+        intermediate_size=256,
+        vocab_size=len(tok),
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        # With the default 0.02, frozen tied embeddings have row norms ~0.2, which caps
+        # the logits LoRA can reach (loss floor ~3.4 nats); 0.1 leaves it room to learn.
+        initializer_range=0.1,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    path = tmp_path_factory.mktemp("tiny-qwen2")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def mean_response_loss(model_dir: Path, tokenizer, examples: list[tuple[str, str]]) -> float:
+    """Mean cross-entropy over response tokens (labels != -100), computed by hand."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for prompt, response in examples:
+            ex = build_training_example(tokenizer, prompt, response, max_length=512)
+            assert ex is not None
+            ids = torch.tensor([ex["input_ids"]])
+            labels = torch.tensor(ex["labels"])
+            logits = model(input_ids=ids).logits[0, :-1]
+            targets = labels[1:]
+            keep = targets != IGNORE_INDEX
+            loss = torch.nn.functional.cross_entropy(logits[keep], targets[keep], reduction="sum")
+            total += float(loss)
+            count += int(keep.sum())
+    return total / count
+
+
+def fast_recipe(**overrides) -> Recipe:
+    base = dict(
+        epochs=2,
+        learning_rate=1e-2,
+        warmup_steps=0,
+        lr_scheduler="constant",
+        per_device_batch_size=4,
+        gradient_accumulation_steps=1,
+        max_length=128,
+        lora_dropout=0.0,
+        seed=0,
+    )
+    base.update(overrides)
+    return Recipe(**base)
+
+
+def test_label_mask(tokenizer) -> None:
+    prompt, response = "What is the colour of snow?", "Answer: white"
+    ex = build_training_example(tokenizer, prompt, response, max_length=512)
+    assert ex is not None
+    prompt_ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
+    n_prompt = len(tokenizer(prompt_ids, add_special_tokens=False)["input_ids"])
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
+
+    ids, labels = ex["input_ids"], ex["labels"]
+    assert all(isinstance(t, int) for t in ids)
+    assert len(ids) == len(labels) == len(ex["attention_mask"]) == n_prompt + len(response_ids) + 1
+    assert labels[:n_prompt] == [IGNORE_INDEX] * n_prompt
+    assert labels[n_prompt:] == ids[n_prompt:]
+    assert ids[n_prompt:-1] == response_ids
+    assert ids[-1] == tokenizer.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert set(ex["attention_mask"]) == {1}
+    assert tokenizer.decode(ids[n_prompt:]) == response + "<|im_end|>"
+
+
+def test_truncation(tokenizer) -> None:
+    prompt, response = "What is the colour of snow?", "Answer: white"
+    full = build_training_example(tokenizer, prompt, response, max_length=512)
+    assert full is not None
+    n_prompt = full["labels"].count(IGNORE_INDEX)
+    # Prompt exactly fills max_length: nothing of the response survives.
+    assert build_training_example(tokenizer, prompt, response, max_length=n_prompt) is None
+    assert build_training_example(tokenizer, prompt, response, max_length=3) is None
+    # One response token survives: kept, truncated from the right (no eos).
+    cut = build_training_example(tokenizer, prompt, response, max_length=n_prompt + 1)
+    assert cut is not None
+    assert cut["input_ids"] == full["input_ids"][: n_prompt + 1]
+    assert cut["labels"][-1] == cut["input_ids"][-1] != tokenizer.eos_token_id
+
+
+def _assert_plain_model_dir(out: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    names = {p.name for p in out.iterdir()}
+    assert "model.safetensors" in names
+    assert "generation_config.json" in names
+    assert "tokenizer.json" in names or "tokenizer_config.json" in names
+    assert not any("adapter" in n for n in names), names
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert type(model).__name__ == "Qwen2ForCausalLM"
+    # Readable like any freshly made dir/file (not tempfile's / safetensors' 0o700 / 0o600).
+    probe = out.parent / "probe"
+    probe.mkdir()
+    (probe / "f").write_text("x")
+    assert out.stat().st_mode & 0o777 == probe.stat().st_mode & 0o777
+    for f in out.iterdir():
+        assert f.stat().st_mode & 0o777 == (probe / "f").stat().st_mode & 0o777, f
+    shutil.rmtree(probe)
+    # No stray temp siblings left next to the output.
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_lora_training_lowers_loss(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
+    out = tmp_path / "sft-lora"
+    out.mkdir()
+    (out / "stale.txt").write_text("from a previous run")  # must be replaced wholesale
+    before = mean_response_loss(tiny_model, tokenizer, EXAMPLES)
+    stats = train_sft(EXAMPLES, str(tiny_model), out, fast_recipe(mode="lora", epochs=2))
+    after = mean_response_loss(out, tokenizer, EXAMPLES)
+
+    assert stats["mode"] == "lora"
+    assert stats["n_examples"] == 32 and stats["n_dropped"] == 0
+    assert stats["steps"] == 16  # 32 examples / 4 per step * 2 epochs
+    assert 0 < stats["trainable_params"] < stats["total_params"]
+    assert stats["train_loss"] > 0 and stats["seconds"] > 0
+    assert after < 0.5 * before, (before, after)
+    assert not (out / "stale.txt").exists()
+    _assert_plain_model_dir(out)
+
+
+def test_full_training(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "sft-full"
+    long_prompt = "What is the colour of " + "a very long thing " * 40 + "?"
+    examples = EXAMPLES[:16] + [(long_prompt, "Answer: blue")]
+    before = mean_response_loss(tiny_model, tokenizer, EXAMPLES[:16])
+    stats = train_sft(
+        examples, str(tiny_model), out, fast_recipe(mode="full", learning_rate=1e-3)
+    )
+    after = mean_response_loss(out, tokenizer, EXAMPLES[:16])
+
+    assert stats["mode"] == "full"
+    assert stats["n_examples"] == 16 and stats["n_dropped"] == 1
+    assert stats["trainable_params"] == stats["total_params"]
+    assert after < before, (before, after)
+    _assert_plain_model_dir(out)
+
+
+def test_recipe_from_dict() -> None:
+    r = Recipe.from_dict({"mode": "full", "learning_rate": "1e-5", "epochs": 2, "seed": "3"})
+    assert r == Recipe(mode="full", learning_rate=1e-5, epochs=2.0, seed=3)
+    assert Recipe.from_dict({}) == Recipe()
+    with pytest.raises(ValueError, match="lerning_rate"):
+        Recipe.from_dict({"lerning_rate": 1e-4})
+    with pytest.raises(ValueError, match="mode"):
+        Recipe.from_dict({"mode": "qlora"})
+
+
+def test_empty_examples_raise(tiny_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no training examples"):
+        train_sft([], str(tiny_model), tmp_path / "out", Recipe())
+    # All examples dropped by truncation is the same error.
+    with pytest.raises(ValueError, match="no training examples"):
+        train_sft(EXAMPLES[:2], str(tiny_model), tmp_path / "out", Recipe(max_length=2))
+    assert not (tmp_path / "out").exists()
