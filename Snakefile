@@ -15,4 +15,9 @@ rule all:
     default_target: True
     input:
         rules.table1.output,
+
+
+rule embedded_models:
+    """Every embedded model of the config, whether a table uses it or not."""
+    input:
         embedded_model_dirs(),

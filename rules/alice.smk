@@ -84,17 +84,6 @@ rule zeroshot:
         "../workflow/scripts/zeroshot.py"
 
 
-def synthesis_inputs(wildcards):
-    key = plan.parse_key(wildcards.key)
-    teacher = plan.teacher_of(key)
-    return {
-        "transfer": data_path("transfer").format(dataset=wildcards.dataset),
-        "uncertainty": f"{R}/uncertainty/{wildcards.dataset}/{teacher}/{key.pool}.parquet",
-        "zeroshot": f"{R}/zeroshot/{wildcards.dataset}/{key.name}/{key.pool}.parquet",
-        "model": model_files(wildcards.dataset, key.name),
-    }
-
-
 rule synthesize:
     input:
         unpack(synthesis_inputs),

@@ -11,7 +11,7 @@ from alice_w2s.datasets.registry import get_spec
 # The embedded default applies only when no --configfile was given: merging it
 # under config/paper.yaml would leak tiny models and toy data into the paper grid.
 if "models" not in config:
-    config.update(merge_config(load_yaml(workflow.basedir + "/config/config.yaml"), dict(config)))
+    config.update(merge_config(load_yaml(os.path.join(workflow.basedir, "config", "config.yaml")), dict(config)))
 
 try:
     config.update(validate(config))
@@ -103,3 +103,20 @@ def gpus_for(key):
     """GPUs a job on model `key` asks for: none for embedded models (CPU)."""
     model = MODELS[plan.parse_key(key).name]
     return 0 if model["source"] == "embedded" else model["gpus"]
+
+
+def cot_model_inputs(wildcards):
+    if dataset_spec(wildcards.dataset).has_human_cot:
+        return []  # GSM8K-like: the human worked solutions, no generation
+    return model_files(wildcards.dataset, wildcards.name)
+
+
+def synthesis_inputs(wildcards):
+    key = plan.parse_key(wildcards.key)
+    teacher = plan.teacher_of(key)
+    return {
+        "transfer": data_path("transfer").format(dataset=wildcards.dataset),
+        "uncertainty": f"{R}/uncertainty/{wildcards.dataset}/{teacher}/{key.pool}.parquet",
+        "zeroshot": f"{R}/zeroshot/{wildcards.dataset}/{key.name}/{key.pool}.parquet",
+        "model": model_files(wildcards.dataset, key.name),
+    }

@@ -11,7 +11,6 @@ rule table1:
         csv=f"{R}/tables/table1.csv",
     params:
         cells=TABLE1_CELLS,
-        results=R,
         text_datasets=[d for d in config["table1"]["datasets"] if dataset_spec(d).answer_type == "text"],
     log:
         f"{R}/logs/table1.log",

@@ -2,12 +2,6 @@
 # solutions, Q-A), and the gold training set of the Weak/Strong baselines.
 
 
-def cot_model_inputs(wildcards):
-    if dataset_spec(wildcards.dataset).has_human_cot:
-        return []  # GSM8K-like: the human worked solutions, no generation
-    return model_files(wildcards.dataset, wildcards.name)
-
-
 rule cot_filter:
     input:
         teacher_half=data_path("teacher"),

@@ -22,6 +22,8 @@ from alice_w2s.io import write_manifest
 from alice_w2s.prompts import Prompts, prompts_from_settings
 
 log = logging.getLogger("alice_w2s")
+# Tracebacks go to the rule's log file only; the console gets one line.
+trace = logging.getLogger("alice_w2s.trace")
 
 # Errors a user can cause (bad config, bad data, missing files): one line, no traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError)
@@ -32,6 +34,8 @@ def _configure_logging(log_file: str | None) -> None:
     if log_file:
         handlers.append(logging.FileHandler(log_file, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    trace.propagate = False
+    trace.handlers = handlers[1:]
 
 
 def plain(value: Any) -> Any:
@@ -43,14 +47,23 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _limit_threads(threads: int) -> None:
+    """Keep torch to the job's share of cores: two jobs on two cores must not both take two."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
 def run_stage(smk: Any, body: Callable[[Any], dict]) -> None:
     _configure_logging(smk.log[0] if len(smk.log) else None)
+    _limit_threads(smk.threads)
     started = time.time()
     log.info("rule %s: %s", smk.rule, ", ".join(f"{k}={v}" for k, v in smk.wildcards.items()))
     try:
         stats = body(smk) or {}
     except USER_ERRORS as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        trace.error("%s failed", smk.rule, exc_info=True)
         log.error("%s failed: %s", smk.rule, message)
         sys.exit(f"error in rule {smk.rule}: {message}")
     log.info("done in %.1fs: %s", time.time() - started, stats)

@@ -7,7 +7,9 @@ from alice_w2s.tables import collect, to_markdown
 
 def main(smk):
     cells = plain(smk.params.cells)
-    frame = collect(cells, lambda dataset, model: f"{smk.params.results}/eval/{dataset}/{model}.json")
+    # The rule lists one summary per cell, in the cells' order.
+    summaries = dict(zip([(c["dataset"], c["model"]) for c in cells], smk.input, strict=True))
+    frame = collect(cells, lambda dataset, model: summaries[(dataset, model)])
     with atomic_path(smk.output.csv, ".csv") as tmp:
         frame.to_csv(tmp, index=False)
     with atomic_path(smk.output.markdown, ".md") as tmp:

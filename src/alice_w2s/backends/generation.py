@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +61,11 @@ def _render(tokenizer: Any, chats: list[Chat]) -> list[str]:
     ]
 
 
+def request_seed(seed: int, prompt: str) -> int:
+    """A per-request sampling seed from the run seed and the prompt text."""
+    return zlib.crc32(prompt.encode(), seed & 0xFFFFFFFF) & 0x7FFFFFFF
+
+
 def _stop_ids(tokenizer: Any) -> list[int]:
     """Ids that end a response: <|im_end|> (if in the vocab) and the tokenizer's eos."""
     ids = [tokenizer.eos_token_id]
@@ -84,6 +90,7 @@ class VllmGenerator:
             kwargs["enable_chunked_prefill"] = bool(options["enable_chunked_prefill"])
         self.llm: Any = LLM(
             model=model_path,
+            revision=options.get("revision"),
             seed=int(options.get("seed", 0)),
             dtype=options.get("dtype", "auto"),
             max_model_len=int(options.get("max_model_len", 1024)),
@@ -100,19 +107,23 @@ class VllmGenerator:
         sampling.validate()
         start = time.perf_counter()
         greedy = sampling.temperature == 0
-        params = SamplingParams(
-            n=sampling.n,
-            temperature=sampling.temperature,
-            top_p=1.0 if greedy else sampling.top_p,
-            max_tokens=sampling.max_new_tokens,
-            seed=None if greedy else sampling.seed,
-            stop_token_ids=_stop_ids(self.tokenizer),
-        )
-        # Token ids, not strings: vLLM would add special tokens (e.g. a second bos).
-        prompts = [
-            {"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)}
-            for p in _render(self.tokenizer, chats)
+        rendered = _render(self.tokenizer, chats)
+        stop_ids = _stop_ids(self.tokenizer)
+        # One seed per request, from the run seed and the prompt: draws differ between
+        # questions and do not depend on which other prompts share the batch.
+        params = [
+            SamplingParams(
+                n=sampling.n,
+                temperature=sampling.temperature,
+                top_p=1.0 if greedy else sampling.top_p,
+                max_tokens=sampling.max_new_tokens,
+                seed=None if greedy else request_seed(sampling.seed, text),
+                stop_token_ids=stop_ids,
+            )
+            for text in rendered
         ]
+        # Token ids, not strings: vLLM would add special tokens (e.g. a second bos).
+        prompts = [{"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)} for p in rendered]
         outputs = self.llm.generate(prompts, params, use_tqdm=True)
         return GenerationResult(
             texts=[[c.text for c in out.outputs] for out in outputs],
@@ -147,11 +158,12 @@ class TransformersGenerator:
         dtype = options.get("dtype", "auto")
         if dtype == "auto":
             dtype = torch.float32 if self.device == "cpu" else "auto"
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        revision = options.get("revision")
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, revision=revision)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        self.model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, revision=revision)
         self.model.to(self.device).eval()
         self.stop_ids = _stop_ids(self.tokenizer)
 

@@ -36,7 +36,8 @@ class DatasetSpec:
         return answers.extract(self.answer_type, response)
 
     def score(self, response: str | None, row: Row) -> answers.Score:
-        return answers.score(self.answer_type, response, row["answer"], list(row.get("aliases") or []))
+        aliases = row.get("aliases")  # a numpy array once read back from Parquet
+        return answers.score(self.answer_type, response, row["answer"], [] if aliases is None else list(aliases))
 
     def qa_label(self, row: Row) -> str:
         """The bare-answer label (Q-A format) for a row."""
