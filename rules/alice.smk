@@ -14,15 +14,16 @@ rule sample:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.teacher),
         settings=config["stages"]["sample"],
-        generation=generation_params("sample"),
-        prompts=prompt_params(),
+        generation=generation_params("sample", lambda wc: wc.teacher),
+        prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
+        code=code("sample.py"),
     log:
         f"{R}/logs/sample/{{dataset}}/{{teacher}}/{{pool}}.log",
     benchmark:
         f"{R}/benchmarks/sample/{{dataset}}/{{teacher}}/{{pool}}.tsv"
     resources:
-        gpu=lambda wc: gpus_for(wc.teacher),
+        **job_resources("sample", lambda wc: wc.teacher),
     script:
         "../workflow/scripts/sample.py"
 
@@ -35,9 +36,13 @@ rule cluster:
         f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
     params:
         kind=dataset_kind,
-        settings=config["stages"]["cluster"],
+        # answer-match clustering (numbers, choices) uses none of these settings
+        settings=lambda wc: config["stages"]["cluster"] if dataset_spec(wc.dataset).answer_type == "text" else None,
+        code=code("cluster.py"),
     log:
         f"{R}/logs/cluster/{{dataset}}/{{teacher}}/{{pool}}.log",
+    resources:
+        **job_resources("light"),
     script:
         "../workflow/scripts/cluster.py"
 
@@ -52,13 +57,14 @@ rule summarize_uncertainty:
     params:
         model=lambda wc: model_location(wc.dataset, config["summarizer"]),
         settings=config["stages"]["summarize"],
-        generation=generation_params("summarize"),
-        prompts=prompt_params(),
+        generation=generation_params("summarize", lambda wc: config["summarizer"]),
+        prompts=prompt_params("summarize.txt"),
         seed=config["seed"],
+        code=code("summarize_uncertainty.py"),
     log:
         f"{R}/logs/summarize_uncertainty/{{dataset}}/{{teacher}}/{{pool}}.log",
     resources:
-        gpu=lambda wc: gpus_for(config["summarizer"]),
+        **job_resources("generate", lambda wc: config["summarizer"]),
     script:
         "../workflow/scripts/summarize_uncertainty.py"
 
@@ -73,13 +79,14 @@ rule zeroshot:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.name),
         settings=config["stages"]["zeroshot"],
-        generation=generation_params("zeroshot"),
-        prompts=prompt_params(),
+        generation=generation_params("zeroshot", lambda wc: wc.name),
+        prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
+        code=code("zeroshot.py"),
     log:
         f"{R}/logs/zeroshot/{{dataset}}/{{name}}/{{pool}}.log",
     resources:
-        gpu=lambda wc: gpus_for(wc.name),
+        **job_resources("generate", lambda wc: wc.name),
     script:
         "../workflow/scripts/zeroshot.py"
 
@@ -96,12 +103,19 @@ rule synthesize:
         pool=lambda wc: plan.parse_key(wc.key).pool,
         model=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         settings=config["stages"]["synthesize"],
-        generation=generation_params("synthesize"),
-        prompts=prompt_params(),
+        generation=generation_params("synthesize", lambda wc: plan.parse_key(wc.key).name),
+        prompts=prompt_params(
+            "synthesize.txt",
+            "synthesize_teacher.txt",
+            "synthesize_teacher_no_uncertainty.txt",
+            "question/{answer_type}.txt",
+            "format/{answer_type}.txt",
+        ),
         seed=config["seed"],
+        code=code("synthesize.py"),
     log:
         f"{R}/logs/synthesize/{{dataset}}/{{key}}.log",
     resources:
-        gpu=lambda wc: gpus_for(plan.parse_key(wc.key).name),
+        **job_resources("generate", lambda wc: plan.parse_key(wc.key).name),
     script:
         "../workflow/scripts/synthesize.py"

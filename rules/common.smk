@@ -4,8 +4,9 @@ import sys
 from pathlib import Path
 
 from alice_w2s import plan
-from alice_w2s.config import ConfigError, load_yaml, merge_config, validate
+from alice_w2s.config import ConfigError, load_schema, load_yaml, merge_config, validate
 from alice_w2s.datasets.registry import get_spec
+from alice_w2s.fingerprint import code_fingerprint, file_digest
 
 
 # The embedded default applies only when no --configfile was given: merging it
@@ -14,7 +15,7 @@ if "models" not in config:
     config.update(merge_config(load_yaml(os.path.join(workflow.basedir, "config", "config.yaml")), dict(config)))
 
 try:
-    config.update(validate(config))
+    config.update(validate(config, load_schema(Path(workflow.basedir) / "config" / "schema.yaml")))
 except ConfigError as err:
     # One line, before any job runs.
     sys.exit(f"error: {err}")
@@ -27,6 +28,7 @@ if all(m["source"] != "hub" for m in config["models"].values()) and all(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS = config["models"]
 EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
+EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
 ALICE_KEY = rf"{MODEL_NAME}(?:~{MODEL_NAME})+@alice(?:\.c\d+)?"
 
@@ -68,19 +70,66 @@ def model_location(dataset, key):
     return {"path": model["path"], "revision": model.get("revision")}
 
 
-def generation_params(stage):
-    """The backend a generating stage uses and only that backend's options."""
-    settings = config["stages"][stage]
-    backend = settings["backend"] or config["generation"]["backend"]
-    return {"backend": backend, "options": config["generation"][backend]}
+def generation_params(stage, key_of):
+    """The backend a generating stage uses and only that backend's options; vLLM
+    splits the model over the job's GPUs (tensor parallel)."""
+
+    def params(wildcards):
+        backend = config["stages"][stage]["backend"] or config["generation"]["backend"]
+        options = dict(config["generation"][backend])
+        if backend == "vllm":
+            options["tensor_parallel_size"] = max(1, gpus_for(key_of(wildcards)), options["tensor_parallel_size"])
+        return {"backend": backend, "options": options}
+
+    return params
 
 
 def dataset_kind(wildcards):
     return config["datasets"][wildcards.dataset]["kind"]
 
 
-def prompt_params():
-    return {"directory": config["prompts"]["directory"], "overrides": config["prompts"]["overrides"]}
+PROMPT_DIR = os.path.join(workflow.basedir, config["prompts"]["directory"])
+PACKAGE_DIR = os.path.join(workflow.basedir, "src", "alice_w2s")
+
+
+# The templates the embedded models' tokenizer and warm-up text are rendered with.
+QUESTION_TEMPLATES = sorted(f"question/{p.name}" for p in Path(PROMPT_DIR, "question").glob("*.txt"))
+
+
+def template_file(name):
+    return config["prompts"]["overrides"].get(name, os.path.join(PROMPT_DIR, name))
+
+
+def prompt_params(*names):
+    """Prompt settings for one rule, limited to its own templates, each with a hash
+    of its contents, so editing one template reruns only the rules that render it.
+    Names may hold `{answer_type}`, filled from the dataset's registry entry."""
+
+    def params(wildcards):
+        answer_type = dataset_spec(wildcards.dataset).answer_type if "dataset" in wildcards.keys() else None
+        used = [n.format(answer_type=answer_type) for n in names]
+        return {
+            "directory": config["prompts"]["directory"],
+            "overrides": {n: config["prompts"]["overrides"][n] for n in used if n in config["prompts"]["overrides"]},
+            "digest": {n: file_digest(template_file(n)) for n in used},
+        }
+
+    return params
+
+
+def code(script):
+    """Hash of the package modules a script imports: a stage's code change reruns that stage."""
+    return code_fingerprint(os.path.join(workflow.basedir, "workflow", "scripts", script), PACKAGE_DIR)
+
+
+SFT_ROLES = {"teacher-cot": "teacher", "teacher-qa": "teacher", "gold": "baseline"}
+
+
+def sft_recipe(key):
+    """The SFT recipe of a model key: `sft`, with its role's overrides on top."""
+    role = SFT_ROLES.get(plan.parse_key(key).recipe, "student")
+    recipe = {k: v for k, v in config["sft"].items() if k != "roles"}
+    return {**recipe, **config["sft"]["roles"].get(role, {})}
 
 
 def training_set(dataset, key):
@@ -99,10 +148,42 @@ def dataset_spec(dataset):
     return get_spec(config["datasets"][dataset]["kind"])
 
 
-def gpus_for(key):
-    """GPUs a job on model `key` asks for: none for embedded models (CPU)."""
-    model = MODELS[plan.parse_key(key).name]
-    return 0 if model["source"] == "embedded" else model["gpus"]
+def model_settings(key):
+    return MODELS[plan.parse_key(key).name]
+
+
+def gpus_for(key, training=False):
+    """GPUs a job on model `key` asks for (0 = CPU, as for the embedded models)."""
+    model = model_settings(key)
+    if training and model["sft_gpus"] is not None:
+        return model["sft_gpus"]
+    return model["gpus"]
+
+
+def job_resources(kind, key_of=None, training=False):
+    """Cluster requests for a job: GPUs from the model, memory and runtime from the
+    stage's `resources` entry scaled by the model's size (config key resources)."""
+    settings = config["resources"]
+    request = settings[kind]
+
+    def size(wc):
+        return model_settings(key_of(wc))["size_b"] if key_of else 0
+
+    def gpus(wc):
+        return gpus_for(key_of(wc), training) if key_of else 0
+
+    return {
+        "gpu": gpus,
+        "cpus_per_task": lambda wc: settings["cpus_per_gpu"] * gpus(wc) if gpus(wc) else settings["cpus"],
+        "mem_mb": lambda wc: int(1024 * (request["mem_gb"] + request["mem_gb_per_b"] * size(wc))),
+        "runtime": lambda wc: int(request["runtime_min"] + request["runtime_min_per_b"] * size(wc)),
+    }
+
+
+def unless_human_cot(param):
+    """A cot_filter param that only matters where the CoT is generated (not GSM8K's
+    human solutions): None there, so changing it reruns nothing on such datasets."""
+    return lambda wildcards: None if dataset_spec(wildcards.dataset).has_human_cot else param(wildcards)
 
 
 def cot_model_inputs(wildcards):

@@ -9,8 +9,11 @@ rule prepare_data:
     params:
         name=lambda wc: wc.dataset,
         settings=lambda wc: config["datasets"][wc.dataset],
+        code=code("prepare_data.py"),
     log:
         f"{R}/logs/prepare_data/{{dataset}}.log",
+    resources:
+        **job_resources("light"),
     script:
         "../workflow/scripts/prepare_data.py"
 
@@ -20,8 +23,12 @@ rule build_tokenizer:
         directory(f"{R}/base_models/_tokenizer"),
     params:
         settings=config["embedded"],
+        templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
+        code=code("build_tokenizer.py"),
     log:
         f"{R}/logs/build_tokenizer.log",
+    resources:
+        **job_resources("light"),
     script:
         "../workflow/scripts/build_tokenizer.py"
 
@@ -34,10 +41,15 @@ rule build_embedded_model:
     wildcard_constraints:
         name="|".join(EMBEDDED) or "(?!)",
     params:
-        settings=lambda wc: MODELS[wc.name],
+        # the architecture only: a model's gpus or size_b do not change its weights
+        settings=lambda wc: {k: MODELS[wc.name][k] for k in EMBEDDED_ARCH_KEYS},
         embedded=config["embedded"],
         seed=config["seed"],
+        templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
+        code=code("build_embedded_model.py"),
     log:
         f"{R}/logs/build_embedded_model/{{name}}.log",
+    resources:
+        **job_resources("light"),
     script:
         "../workflow/scripts/build_embedded_model.py"

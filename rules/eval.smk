@@ -12,12 +12,13 @@ rule eval:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.key),
         settings=config["stages"]["eval"],
-        generation=generation_params("eval"),
-        prompts=prompt_params(),
+        generation=generation_params("eval", lambda wc: wc.key),
+        prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
+        code=code("eval.py"),
     log:
         f"{R}/logs/eval/{{dataset}}/{{key}}.log",
     resources:
-        gpu=lambda wc: gpus_for(wc.key),
+        **job_resources("generate", lambda wc: wc.key),
     script:
         "../workflow/scripts/eval.py"

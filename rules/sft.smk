@@ -12,14 +12,15 @@ rule sft:
     params:
         kind=dataset_kind,
         base=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
-        recipe=config["sft"],
-        prompts=prompt_params(),
+        recipe=lambda wc: sft_recipe(wc.key),
+        prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
+        code=code("sft.py"),
     log:
         f"{R}/logs/sft/{{dataset}}/{{key}}.log",
     benchmark:
         f"{R}/benchmarks/sft/{{dataset}}/{{key}}.tsv"
     resources:
-        gpu=lambda wc: gpus_for(wc.key),
+        **job_resources("sft", lambda wc: wc.key, training=True),
     script:
         "../workflow/scripts/sft.py"

@@ -12,7 +12,10 @@ rule table1:
     params:
         cells=TABLE1_CELLS,
         text_datasets=[d for d in config["table1"]["datasets"] if dataset_spec(d).answer_type == "text"],
+        code=code("table1.py"),
     log:
         f"{R}/logs/table1.log",
+    resources:
+        **job_resources("light"),
     script:
         "../workflow/scripts/table1.py"

@@ -10,13 +10,16 @@ rule cot_filter:
         f"{R}/cot/{{dataset}}/{{name}}.parquet",
     params:
         kind=dataset_kind,
-        model=lambda wc: model_location(wc.dataset, wc.name),
-        settings=config["stages"]["cot"],
-        generation=generation_params("cot"),
-        prompts=prompt_params(),
+        model=unless_human_cot(lambda wc: model_location(wc.dataset, wc.name)),
+        settings=unless_human_cot(lambda wc: config["stages"]["cot"]),
+        generation=unless_human_cot(generation_params("cot", lambda wc: wc.name)),
+        prompts=unless_human_cot(prompt_params("question/{answer_type}.txt", "cot.txt")),
         seed=config["seed"],
+        code=code("cot_filter.py"),
     log:
         f"{R}/logs/cot_filter/{{dataset}}/{{name}}.log",
+    resources:
+        **job_resources("generate", lambda wc: wc.name),
     script:
         "../workflow/scripts/cot_filter.py"
 
@@ -26,8 +29,12 @@ rule labels_teacher_cot:
         f"{R}/cot/{{dataset}}/{{name}}.parquet",
     output:
         f"{R}/labels/{{dataset}}/{{name}}@teacher-cot.parquet",
+    params:
+        code=code("labels_teacher_cot.py"),
     log:
         f"{R}/logs/labels_teacher_cot/{{dataset}}/{{name}}.log",
+    resources:
+        **job_resources("light"),
     script:
         "../workflow/scripts/labels_teacher_cot.py"
 
@@ -41,7 +48,10 @@ rule labels_gold_sets:
         gold=f"{R}/labels/{{dataset}}/_gold.parquet",
     params:
         kind=dataset_kind,
+        code=code("labels_gold_sets.py"),
     log:
         f"{R}/logs/labels_gold_sets/{{dataset}}.log",
+    resources:
+        **job_resources("light"),
     script:
         "../workflow/scripts/labels_gold_sets.py"

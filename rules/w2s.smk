@@ -12,12 +12,13 @@ rule w2s_answers:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.teacher),
         settings=config["stages"]["w2s"],
-        generation=generation_params("w2s"),
-        prompts=prompt_params(),
+        generation=generation_params("w2s", lambda wc: wc.teacher),
+        prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
+        code=code("w2s_answers.py"),
     log:
         f"{R}/logs/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.log",
     resources:
-        gpu=lambda wc: gpus_for(wc.teacher),
+        **job_resources("generate", lambda wc: wc.teacher),
     script:
         "../workflow/scripts/w2s_answers.py"

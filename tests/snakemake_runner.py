@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, timeout: int = 900, checkout: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run the Snakefile of ``checkout`` (this repository, or a copy) in ``workdir``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    command = [sys.executable, "-m", "snakemake", "-s", str(checkout / "Snakefile"), "-d", str(workdir), *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def copy_checkout(target: Path) -> Path:
+    """The workflow's files (not results, venv or git) copied to ``target``."""
+    for name in ("Snakefile", "rules", "workflow", "config", "resources", "src"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, target / name)
+    return target
+
+
+def planned_outputs(dry_run_output: str) -> set[tuple[str, str]]:
+    """(rule, first output) of every job a dry run plans."""
+    jobs = set()
+    for block in re.split(r"\n(?=rule \w+:)", dry_run_output):
+        rule = re.match(r"rule (\w+):", block)
+        output = re.search(r"^\s+output: ([^,\n]+)", block, re.MULTILINE)
+        if rule and output:
+            jobs.add((rule[1], output[1].strip()))
+    return jobs
 
 
 def job_counts(dry_run_output: str) -> dict[str, int]:

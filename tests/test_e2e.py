@@ -16,11 +16,8 @@ DATASETS = ["toy_math", "toy_choice", "toy_trivia"]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e")
-    result = snakemake(workdir, "--cores", "2", "table1", timeout=1800)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return workdir / "results"
+def run(embedded_run):
+    return embedded_run / "results"
 
 
 def test_table1_has_five_rows_and_a_column_per_dataset(run):
@@ -64,8 +61,21 @@ def test_models_carry_a_manifest(run):
     assert any(m["stats"].get("steps", 0) > 0 for m in trained)
 
 
+def test_a_cell_traces_to_every_artifact_below_it(run):
+    from alice_w2s.provenance import lineage
+
+    table = pd.read_csv(run / "tables" / "table1.csv")
+    cell = table[(table["row"] == "Alice") & (table["dataset"] == "toy_trivia")].iloc[0]
+    found = lineage(cell["source"], base=run.parent)
+    stages = {path.split("/")[1] for path in found}
+    assert {"eval", "models", "labels", "uncertainty", "clusters", "samples", "zeroshot", "cot", "data", "base_models"} <= stages
+    sample = next(m for p, m in found.items() if p.startswith("results/samples/"))
+    assert sample["params"]["prompts"]["digest"] and sample["params"]["code"] and sample["stats"]["completion_tokens"] > 0
+    assert all({"host", "libraries", "wall_seconds", "params"} <= set(m) for m in found.values())
+
+
 def test_rerun_has_nothing_to_do(run):
-    result = snakemake(run.parent, "-n", "table1")
+    result = snakemake(run.parent, "-n", "table1", checkout=run.parent)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr or "Job stats" not in result.stdout
     assert job_counts(result.stdout + "\nJob stats:\n\n") == {}

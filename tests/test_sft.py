@@ -247,3 +247,18 @@ def test_empty_examples_raise(tiny_model: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no training examples"):
         train_sft(EXAMPLES[:2], str(tiny_model), tmp_path / "out", Recipe(max_length=2))
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_data_parallel_training_through_accelerate_launch(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
+    """The multi-GPU path (one process per GPU), run as two CPU processes."""
+    from alice_w2s.backends.sft import train_sft_launched
+
+    out = tmp_path / "sft-ddp"
+    before = mean_response_loss(tiny_model, tokenizer, EXAMPLES[:16])
+    stats = train_sft_launched(
+        EXAMPLES[:16], str(tiny_model), out, fast_recipe(mode="full", learning_rate=1e-3), processes=2, cpu=True
+    )
+    assert stats["processes"] == 2 and stats["n_examples"] == 16
+    assert mean_response_loss(out, tokenizer, EXAMPLES[:16]) < before
+    _assert_plain_model_dir(out)

@@ -60,12 +60,31 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     config = copy.deepcopy(config)
     schema = schema or load_schema()
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
-        raise ConfigError(f"config key {_key_path(error)}: {error.message}")
+    _raise_first(validator.iter_errors(config))
+    _check_sft_roles(config, schema)
     _check_references(config)
     return config
+
+
+def _raise_first(errors, prefix: str = "") -> None:  # noqa: ANN001 - jsonschema error iterator
+    errors = sorted(errors, key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        path = ".".join(str(p) for p in error.absolute_path)
+        key = f"{prefix}.{path}" if prefix and path else (prefix or _key_path(error))
+        raise ConfigError(f"config key {key}: {error.message}")
+
+
+def _check_sft_roles(config: dict, schema: dict) -> None:
+    """Role overrides take the same keys, and values, as ``sft`` itself."""
+    sft_schema = schema["properties"]["sft"]
+    recipe_schema = {**sft_schema, "properties": {k: v for k, v in sft_schema["properties"].items() if k != "roles"}}
+    for role, overrides in config["sft"]["roles"].items():
+        merged = {**{k: v for k, v in config["sft"].items() if k != "roles"}, **overrides}
+        unknown = sorted(set(overrides) - set(recipe_schema["properties"]))
+        if unknown:
+            raise ConfigError(f"config key sft.roles.{role}.{unknown[0]}: not an sft setting")
+        _raise_first(jsonschema.Draft202012Validator(recipe_schema).iter_errors(merged), f"sft.roles.{role}")
 
 
 def _check_references(config: dict) -> None:

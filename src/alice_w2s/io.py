@@ -90,6 +90,11 @@ def write_manifest(artifact: str | Path, *, params: dict, stats: dict, started: 
             "wall_seconds": round(time.time() - started, 3),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "host": socket.gethostname(),
+            # Where the job ran: a SLURM job id and the GPUs it was given, if any.
+            "scheduler": {
+                "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            },
             "python": platform.python_version(),
             "libraries": library_versions(),
         },

@@ -66,6 +66,10 @@ def run_stage(smk: Any, body: Callable[[Any], dict]) -> None:
         trace.error("%s failed", smk.rule, exc_info=True)
         log.error("%s failed: %s", smk.rule, message)
         sys.exit(f"error in rule {smk.rule}: {message}")
+    except Exception:
+        # A bug, not a user error: keep the traceback in the rule's log too.
+        trace.error("%s failed", smk.rule, exc_info=True)
+        raise
     log.info("done in %.1fs: %s", time.time() - started, stats)
     params = {k: plain(v) for k, v in smk.params.items()}
     for output in smk.output:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-CSV_COLUMNS = ["block", "row", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate", "exact_match", "f1"]
+# `source` is the cell's evaluation summary: `python -m alice_w2s.provenance <source>`
+# lists every artifact and setting behind the number.
+CSV_COLUMNS = ["block", "row", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate", "exact_match", "f1", "source"]
 
 
 def collect(cells: list[dict], summary_path: Callable[[str, str], str]) -> pd.DataFrame:
@@ -17,7 +19,7 @@ def collect(cells: list[dict], summary_path: Callable[[str, str], str]) -> pd.Da
     for cell in cells:
         path = Path(summary_path(cell["dataset"], cell["model"]))
         summary = json.loads(path.read_text())
-        records.append({**cell, **{k: summary[k] for k in CSV_COLUMNS if k in summary}})
+        records.append({**cell, **{k: summary[k] for k in CSV_COLUMNS if k in summary}, "source": str(path)})
     return pd.DataFrame(records, columns=CSV_COLUMNS)
 
 

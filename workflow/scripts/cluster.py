@@ -9,18 +9,23 @@ from alice_w2s.stages.cluster import cluster_samples, cluster_stats
 
 def main(smk):
     spec = get_spec(smk.params.kind)
-    settings = smk.params.settings
+    settings = smk.params.settings  # None for answer-match clustering (numbers, choices)
     transfer = read_parquet(smk.input.transfer)
     questions = transfer.iloc[select_pool(len(transfer), smk.wildcards.pool)]
     samples = read_parquet(smk.input.samples, required=("id", "sample_idx", "response", "extracted"))
-    embedder = None
     if spec.answer_type == "text":
         from alice_w2s.backends.embedding import Embedder
 
-        embedder = Embedder(settings["embedder"])
-    clusters = cluster_samples(
-        samples, questions, spec.answer_type, threshold=settings["threshold"], embedder=embedder, instruction=settings["instruction"]
-    )
+        clusters = cluster_samples(
+            samples,
+            questions,
+            spec.answer_type,
+            threshold=settings["threshold"],
+            embedder=Embedder(settings["embedder"]),
+            instruction=settings["instruction"],
+        )
+    else:
+        clusters = cluster_samples(samples, questions, spec.answer_type)
     write_parquet(clusters, smk.output[0])
     return cluster_stats(clusters, len(questions))
 

@@ -3,7 +3,7 @@
 import logging
 import shutil
 
-from alice_w2s.backends.sft import Recipe, train_sft
+from alice_w2s.backends.sft import Recipe, train_sft_launched
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import atomic_path, read_parquet
 from alice_w2s.runner import plain, prompts_from, run_stage
@@ -27,7 +27,8 @@ def main(smk):
             shutil.copytree(smk.params.base["path"], tmp)
         return {"n_examples": 0, "passthrough": True}
     recipe = Recipe.from_dict({**settings, "seed": smk.params.seed})
-    return train_sft(examples, smk.params.base["path"], smk.output[0], recipe)
+    # Several GPUs: one data-parallel process each, through accelerate launch.
+    return train_sft_launched(examples, smk.params.base["path"], smk.output[0], recipe, processes=int(smk.resources.gpu))
 
 
 if __name__ == "__main__":

@@ -282,3 +282,55 @@ def train_sft(
         "total_params": int(total_params),
         "mode": recipe.mode,
     }
+
+
+# --- several processes (GPUs) ---------------------------------------------------------
+
+
+def train_sft_launched(
+    examples: list[tuple[str, str]], base_model: str, out_dir: str | Path, recipe: Recipe, processes: int, cpu: bool = False
+) -> dict:
+    """``train_sft`` in ``processes`` data-parallel processes through ``accelerate
+    launch`` (one per GPU; ``cpu=True`` runs them on the CPU, for tests). With one
+    process it trains in this process."""
+    if processes <= 1:
+        return train_sft(examples, base_model, out_dir, recipe)
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="alice-sft-") as scratch:
+        spec_path, stats_path = Path(scratch) / "spec.json", Path(scratch) / "stats.json"
+        spec = {
+            "examples": examples,
+            "base_model": base_model,
+            "out_dir": str(out_dir),
+            "recipe": dataclasses.asdict(recipe),
+            "stats_path": str(stats_path),
+        }
+        spec_path.write_text(json.dumps(spec))
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
+        command += ["--cpu"] if cpu else ["--multi_gpu"]
+        command += ["-m", "alice_w2s.backends.sft", str(spec_path)]
+        subprocess.run(command, check=True)
+        return {**json.loads(stats_path.read_text()), "processes": processes}
+
+
+def _launched_main(spec_path: str) -> None:
+    """Entry point of each process started by ``train_sft_launched``."""
+    import json
+    import os
+
+    spec = json.loads(Path(spec_path).read_text())
+    examples = [tuple(pair) for pair in spec["examples"]]
+    stats = train_sft(examples, spec["base_model"], spec["out_dir"], Recipe(**spec["recipe"]))
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        Path(spec["stats_path"]).write_text(json.dumps(stats))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _launched_main(sys.argv[1])

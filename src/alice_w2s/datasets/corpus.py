@@ -43,7 +43,7 @@ def warmup_conversations(rows_per_kind: int, seed: int, prompts: Prompts) -> lis
     return [conversation for group in zip(*per_kind, strict=True) for conversation in group]
 
 
-def tokenizer_corpus(rows_per_kind: int, seed: int, prompts: Prompts, template_names: list[str]) -> list[str]:
-    """Plain texts: the warm-up conversations plus every prompt template."""
-    texts = [turn["content"] for conv in warmup_conversations(rows_per_kind, seed, prompts) for turn in conv]
-    return texts + [prompts.text(name) for name in template_names]
+def tokenizer_corpus(rows_per_kind: int, seed: int, prompts: Prompts) -> list[str]:
+    """Plain texts: the turns of the warm-up conversations (byte-level BPE still
+    encodes any other text)."""
+    return [turn["content"] for conv in warmup_conversations(rows_per_kind, seed, prompts) for turn in conv]

@@ -64,7 +64,7 @@ def cluster_samples(
     questions: pd.DataFrame,
     answer_type: str,
     *,
-    threshold: float,
+    threshold: float | None = None,
     embedder: Embedder | None = None,
     instruction: str = "",
 ) -> pd.DataFrame:
@@ -78,8 +78,8 @@ def cluster_samples(
                 group = groups[qid]
                 rows += _rows_for_question(qid, group, clusters_by_answer(group["extracted"].tolist()))
     else:
-        if embedder is None:
-            raise ValueError("free-text clustering needs an embedder")
+        if embedder is None or threshold is None:
+            raise ValueError("free-text clustering needs an embedder and a threshold")
         question_text = dict(zip(questions["id"], questions["question"], strict=True))
         ordered = [(qid, groups[qid]) for qid in questions["id"] if qid in groups]
         texts = [

@@ -1,0 +1,48 @@
+"""Trace an artifact to every manifest below it.
+
+Each manifest lists the inputs its job read; following them recursively from a
+table cell's evaluation summary reaches the models, labels, samples, prompts'
+hashes, settings and data that produced the number.
+
+    python -m alice_w2s.provenance results/eval/toy_math/a~b@alice.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from alice_w2s.io import manifest_path
+
+
+def lineage(artifact: str | Path, base: str | Path = ".") -> dict[str, dict]:
+    """{artifact path: its manifest} for ``artifact`` and everything it was made from."""
+    base = Path(base)
+    found: dict[str, dict] = {}
+    pending = [str(artifact)]
+    while pending:
+        path = pending.pop()
+        if path in found:
+            continue
+        manifest_file = manifest_path(base / path)
+        if not manifest_file.exists():
+            raise FileNotFoundError(f"no manifest for {path} (looked for {manifest_file})")
+        manifest = json.loads(manifest_file.read_text())
+        found[path] = manifest
+        pending.extend(i for i in manifest["inputs"] if i not in found)
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m alice_w2s.provenance ARTIFACT", file=sys.stderr)
+        return 2
+    for path, manifest in lineage(argv[0]).items():
+        stats = ", ".join(f"{k}={v}" for k, v in sorted(manifest["stats"].items()) if not isinstance(v, dict | list))
+        print(f"{path}\n    {stats}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
