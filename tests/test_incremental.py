@@ -24,6 +24,17 @@ def plan_with(checkout: Path, overlay: str | None = None) -> set[tuple[str, str]
     return planned_outputs(result.stdout)
 
 
+def plan_after_edit(checkout: Path, relative: str, appended: str) -> set[tuple[str, str]]:
+    """The plan after appending to one file of the checkout; the file is restored."""
+    path = checkout / relative
+    original = path.read_text()
+    try:
+        path.write_text(original + appended)
+        return plan_with(checkout)
+    finally:
+        path.write_text(original)
+
+
 def alice_downstream(dataset: str) -> set[tuple[str, str]]:
     """What a change to the teacher's uncertainty reruns, from the summary on."""
     return {
@@ -49,13 +60,7 @@ def test_cluster_threshold_reruns_free_text_clustering_and_its_dependants(embedd
 
 
 def test_summarizer_prompt_reruns_summaries_and_their_dependants(embedded_run):
-    template = embedded_run / "resources" / "prompts" / "summarize.txt"
-    original = template.read_text()
-    try:
-        template.write_text(original + "\nBe brief.\n")
-        planned = plan_with(embedded_run)
-    finally:
-        template.write_text(original)
+    planned = plan_after_edit(embedded_run, "resources/prompts/summarize.txt", "\nBe brief.\n")
     assert planned == set().union(*(alice_downstream(d) for d in DATASETS)) | TABLE
 
 
@@ -79,13 +84,7 @@ def test_k_reruns_sampling_and_everything_after_it(embedded_run):
 
 
 def test_a_stage_code_change_reruns_that_stage_and_its_dependants(embedded_run):
-    module = embedded_run / "src" / "alice_w2s" / "stages" / "cluster.py"
-    original = module.read_text()
-    try:
-        module.write_text(original + "\n# a change to the clustering code\n")
-        planned = plan_with(embedded_run)
-    finally:
-        module.write_text(original)
+    planned = plan_after_edit(embedded_run, "src/alice_w2s/stages/cluster.py", "\n# a change to the clustering code\n")
     expected = set(TABLE)
     for d in DATASETS:
         expected |= {("cluster", f"results/clusters/{d}/{TEACHER}/all.parquet")} | alice_downstream(d)

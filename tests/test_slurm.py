@@ -41,8 +41,8 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
-    """The overlay run locally; then a copy of that finished run, with the teacher's
-    samples deleted, completed through SLURM. SLURM thus runs a GPU-requesting
+    """The overlay run locally; then, in a copy of that finished run, the teacher's
+    sampling and everything after it redone through SLURM. SLURM thus runs a GPU-requesting
     generation job (sample), clustering, the summary, the synthesis, a GPU SFT job,
     evaluation and the table, and its outputs can be compared with the local ones."""
     overlay = ROOT / "tests" / "slurm_overlay.yaml"
@@ -53,14 +53,16 @@ def runs(cluster, tmp_path_factory):
 
     on_slurm = tmp_path_factory.mktemp("on_slurm") / "checkout"
     shutil.copytree(local, on_slurm, symlinks=True)  # results and .snakemake metadata, mtimes kept
-    (on_slurm / "results" / SAMPLES).unlink()
     profile = on_slurm / "profiles" / "test"
     shutil.copytree(ROOT / "profiles" / "slurm", profile)
     # The local cluster has no accounting (sacct) and no account to charge.
     with (profile / "config.yaml").open("a") as handle:
         handle.write("slurm-no-account: true\nslurm-status-command: squeue\nslurm-init-seconds-before-status-checks: 2\n")
     config = ["--configfile", str(on_slurm / "config" / "config.yaml"), str(overlay)]
-    result = snakemake(on_slurm, TARGET, *config, "--workflow-profile", str(profile), timeout=1800, checkout=on_slurm)
+    # Redo the sampling and everything after it, through SLURM.
+    result = snakemake(
+        on_slurm, TARGET, *config, "--forcerun", "sample", "--workflow-profile", str(profile), timeout=1800, checkout=on_slurm
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return on_slurm, local
 
