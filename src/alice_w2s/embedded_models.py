@@ -8,14 +8,11 @@ Both load with `transformers` (Auto* classes) and with vLLM (head_dim must be 64
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from alice_w2s.io import atomic_dir
 
 SPECIAL_TOKENS: list[str] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 EOS_TOKEN = "<|im_end|>"
@@ -30,26 +27,6 @@ CHATML_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
-
-
-@contextmanager
-def _atomic_dir(out_dir: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling directory; on success it replaces `out_dir`."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():  # move the old one aside first so the swap itself is one rename
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def build_tokenizer(
@@ -96,7 +73,7 @@ def build_tokenizer(
     )
     hf_tok.chat_template = CHATML_TEMPLATE
     hf_tok.init_kwargs["alice_seed"] = seed
-    with _atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         hf_tok.save_pretrained(str(tmp))
 
 
@@ -230,7 +207,7 @@ def build_tiny_model(
     model.generation_config = GenerationConfig(
         bos_token_id=bos_id, eos_token_id=eos_id, pad_token_id=pad_id
     )
-    with _atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         model.generation_config.save_pretrained(str(tmp))

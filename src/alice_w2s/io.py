@@ -15,6 +15,7 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -38,10 +39,45 @@ def atomic_path(final: str | Path, suffix: str = "") -> Iterator[Path]:
         yield tmp_path
         os.replace(tmp_path, final)
     finally:
-        if tmp_path.is_dir():
-            shutil.rmtree(tmp_path)
-        elif tmp_path.exists():
+        if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_dir(final: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary sibling folder; on success it replaces ``final``.
+
+    A crash leaves the old ``final`` or none, never a half-written one. A folder
+    cannot be renamed over a non-empty one, so an existing ``final`` is moved aside
+    first and deleted after the swap. Modes follow the umask (not mkdtemp's 0o700,
+    nor safetensors' 0o600), so other users (a vLLM server) can read the result.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = final.parent / f".{final.name}.tmp-{tag}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        file_mode = 0o666 & ~_umask()
+        for path in tmp.rglob("*"):
+            if path.is_file():
+                path.chmod(file_mode)
+        old = None
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{tag}"
+            os.rename(final, old)
+        os.rename(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:

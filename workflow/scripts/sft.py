@@ -5,7 +5,7 @@ import shutil
 
 from alice_w2s.backends.sft import Recipe, train_sft_launched
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.io import atomic_path, read_parquet
+from alice_w2s.io import atomic_dir, read_parquet
 from alice_w2s.runner import plain, prompts_from, run_stage
 
 
@@ -22,9 +22,8 @@ def main(smk):
     if not examples:
         # Allowed only with sft.min_examples: 0 (the embedded default): keep the base as it is.
         logging.getLogger("alice_w2s").warning("no training examples in %s: passing the base model through", smk.input.labels)
-        with atomic_path(smk.output[0]) as tmp:
-            tmp.unlink()
-            shutil.copytree(smk.params.base["path"], tmp)
+        with atomic_dir(smk.output[0]) as tmp:
+            shutil.copytree(smk.params.base["path"], tmp, dirs_exist_ok=True)
         return {"n_examples": 0, "passthrough": True}
     recipe = Recipe.from_dict({**settings, "seed": smk.params.seed})
     # Several GPUs: one data-parallel process each, through accelerate launch.

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from alice_w2s.io import atomic_dir
 
 IGNORE_INDEX = -100  # label value ignored by the causal-LM cross-entropy
 
@@ -134,44 +134,13 @@ class _PadCollator:
         return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _save_atomically(model: Any, tokenizer: Any, generation_config: Any, out_dir: Path) -> None:
-    """Write into a temp sibling, then rename into place (replacing out_dir).
-
-    A crash leaves either the old out_dir or none, never a half-written one.
-    Renaming a directory over a non-empty one is not possible on POSIX, so an
-    existing out_dir is first moved aside and deleted after the swap.
-    """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkdtemp: its 0o700 mode would survive the rename and hide the
-    # model from other users (e.g. a vLLM server); mkdir honours the umask.
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    """Save model and tokenizer so that a crash never leaves a half-written out_dir."""
+    with atomic_dir(out_dir) as tmp:
         if generation_config is not None:
             model.generation_config = generation_config
         model.save_pretrained(tmp)  # safetensors is the only format in transformers 5
         tokenizer.save_pretrained(tmp)
-        # safetensors writes its files 0o600; give them the usual umask-based mode.
-        file_mode = 0o666 & ~_current_umask()
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                f.chmod(file_mode)
-        old = None
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            os.rename(out_dir, old)
-        os.rename(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def train_sft(
@@ -321,7 +290,6 @@ def train_sft_launched(
 def _launched_main(spec_path: str) -> None:
     """Entry point of each process started by ``train_sft_launched``."""
     import json
-    import os
 
     spec = json.loads(Path(spec_path).read_text())
     examples = [tuple(pair) for pair in spec["examples"]]
