@@ -5,6 +5,7 @@ from pathlib import Path
 
 from alice_w2s import plan
 from alice_w2s.config import ConfigError, load_schema, load_yaml, merge_config, validate
+from alice_w2s.config import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.fingerprint import code_fingerprint, file_digest
 
@@ -127,9 +128,7 @@ SFT_ROLES = {"teacher-cot": "teacher", "teacher-qa": "teacher", "gold": "baselin
 
 def sft_recipe(key):
     """The SFT recipe of a model key: `sft`, with its role's overrides on top."""
-    role = SFT_ROLES.get(plan.parse_key(key).recipe, "student")
-    recipe = {k: v for k, v in config["sft"].items() if k != "roles"}
-    return {**recipe, **config["sft"]["roles"].get(role, {})}
+    return config_sft_recipe(config, SFT_ROLES.get(plan.parse_key(key).recipe, "student"))
 
 
 def training_set(dataset, key):

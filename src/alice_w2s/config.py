@@ -75,12 +75,19 @@ def _raise_first(errors, prefix: str = "") -> None:  # noqa: ANN001 - jsonschema
         raise ConfigError(f"config key {key}: {error.message}")
 
 
+def sft_recipe(config: dict, role: str) -> dict:
+    """The SFT settings of a role (teacher, baseline, student): ``sft`` with the
+    role's overrides from ``sft.roles`` on top."""
+    recipe = {k: v for k, v in config["sft"].items() if k != "roles"}
+    return {**recipe, **config["sft"]["roles"].get(role, {})}
+
+
 def _check_sft_roles(config: dict, schema: dict) -> None:
     """Role overrides take the same keys, and values, as ``sft`` itself."""
     sft_schema = schema["properties"]["sft"]
     recipe_schema = {**sft_schema, "properties": {k: v for k, v in sft_schema["properties"].items() if k != "roles"}}
     for role, overrides in config["sft"]["roles"].items():
-        merged = {**{k: v for k, v in config["sft"].items() if k != "roles"}, **overrides}
+        merged = sft_recipe(config, role)
         unknown = sorted(set(overrides) - set(recipe_schema["properties"]))
         if unknown:
             raise ConfigError(f"config key sft.roles.{role}.{unknown[0]}: not an sft setting")

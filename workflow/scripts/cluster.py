@@ -1,8 +1,8 @@
 """Adapter: cluster each question's sampled responses."""
 
 from alice_w2s.datasets.registry import get_spec
+from alice_w2s.datasets.prepare import read_pool
 from alice_w2s.io import read_parquet, write_parquet
-from alice_w2s.plan import select_pool
 from alice_w2s.runner import run_stage
 from alice_w2s.stages.cluster import cluster_samples, cluster_stats
 
@@ -10,8 +10,7 @@ from alice_w2s.stages.cluster import cluster_samples, cluster_stats
 def main(smk):
     spec = get_spec(smk.params.kind)
     settings = smk.params.settings  # None for answer-match clustering (numbers, choices)
-    transfer = read_parquet(smk.input.transfer)
-    questions = transfer.iloc[select_pool(len(transfer), smk.wildcards.pool)]
+    questions = read_pool(smk.input.transfer, smk.wildcards.pool)
     samples = read_parquet(smk.input.samples, required=("id", "sample_idx", "response", "extracted"))
     if spec.answer_type == "text":
         from alice_w2s.backends.embedding import Embedder

@@ -1,16 +1,15 @@
 """Adapter: K responses per pool question from the fine-tuned teacher."""
 
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.io import read_parquet, write_parquet
-from alice_w2s.plan import select_pool
+from alice_w2s.datasets.prepare import read_pool
+from alice_w2s.io import write_parquet
 from alice_w2s.runner import generation_stats, open_stage_generator, prompts_from, run_stage, sampling_from
 from alice_w2s.stages.sample import sample_responses
 
 
 def main(smk):
     spec = get_spec(smk.params.kind)
-    transfer = read_parquet(smk.input.transfer)
-    questions = transfer.iloc[select_pool(len(transfer), smk.wildcards.pool)]
+    questions = read_pool(smk.input.transfer, smk.wildcards.pool)
     settings = smk.params.settings
     generator = open_stage_generator(smk.params)
     samples, result = sample_responses(

@@ -1,14 +1,13 @@
 """Adapter: the summarizer writes the teacher's uncertainty per question."""
 
+from alice_w2s.datasets.prepare import read_pool
 from alice_w2s.io import read_parquet, write_parquet
-from alice_w2s.plan import select_pool
 from alice_w2s.runner import generation_stats, open_stage_generator, prompts_from, run_stage, sampling_from
 from alice_w2s.stages.summarize import summarize_uncertainty
 
 
 def main(smk):
-    transfer = read_parquet(smk.input.transfer)
-    questions = transfer.iloc[select_pool(len(transfer), smk.wildcards.pool)]
+    questions = read_pool(smk.input.transfer, smk.wildcards.pool)
     clusters = read_parquet(smk.input.clusters, required=("id", "cluster_idx", "representative", "is_final"))
     needs_summary = (clusters.groupby("id").size() > 1).any() if len(clusters) else False
     # Open the (large) summarizer only when some question has several clusters.

@@ -1,8 +1,8 @@
 """Adapter: the student synthesizes its own training labels (Alice)."""
 
 from alice_w2s.datasets.registry import get_spec
+from alice_w2s.datasets.prepare import read_pool
 from alice_w2s.io import read_parquet, write_parquet
-from alice_w2s.plan import select_pool
 from alice_w2s.runner import generation_stats, open_stage_generator, prompts_from, run_stage, sampling_from
 from alice_w2s.stages.student import synthesize
 
@@ -10,8 +10,7 @@ from alice_w2s.stages.student import synthesize
 def main(smk):
     spec = get_spec(smk.params.kind)
     settings = smk.params.settings
-    transfer = read_parquet(smk.input.transfer)
-    questions = transfer.iloc[select_pool(len(transfer), smk.params.pool)]
+    questions = read_pool(smk.input.transfer, smk.params.pool)
     own = read_parquet(smk.input.zeroshot, required=("id", "response"))
     teacher = read_parquet(smk.input.uncertainty, required=("id", "teacher_answer", "n_clusters", "uncertainty"))
     generator = open_stage_generator(smk.params)

@@ -1,16 +1,15 @@
 """Adapter: the untrained student answers every pool question."""
 
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.io import read_parquet, write_parquet
-from alice_w2s.plan import select_pool
+from alice_w2s.datasets.prepare import read_pool
+from alice_w2s.io import write_parquet
 from alice_w2s.runner import generation_stats, open_stage_generator, prompts_from, run_stage, sampling_from
 from alice_w2s.stages.student import zero_shot
 
 
 def main(smk):
     spec = get_spec(smk.params.kind)
-    transfer = read_parquet(smk.input.transfer)
-    questions = transfer.iloc[select_pool(len(transfer), smk.wildcards.pool)]
+    questions = read_pool(smk.input.transfer, smk.wildcards.pool)
     generator = open_stage_generator(smk.params)
     answers, result = zero_shot(
         questions, spec.answer_type, generator, sampling_from(smk.params.settings, smk.params.seed), prompts_from(smk.params)

@@ -93,3 +93,11 @@ def prepare(name: str, cfg: dict) -> dict[str, pd.DataFrame]:
     if teacher.empty or transfer.empty:
         raise ValueError(f"dataset {name}: the train split has {len(train)} rows, too few to cut in two halves")
     return {"teacher": teacher, "transfer": transfer, "eval": _head(evaluation, cfg.get("eval_max_rows"))}
+
+
+def read_pool(transfer_path: str | Path, pool: str) -> pd.DataFrame:
+    """The transfer questions of one pool (``all`` or slice ``s{k}of{n}``)."""
+    from alice_w2s.plan import select_pool
+
+    transfer = pd.read_parquet(transfer_path)
+    return transfer.iloc[select_pool(len(transfer), pool)]
