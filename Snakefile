@@ -1,5 +1,6 @@
 # Alice (proactive weak-to-strong generalization, arXiv 2504.07316) as a DAG.
-# `snakemake --cores 2` builds Table 1 of the embedded default; see README.md.
+# `snakemake --cores 2` builds every table of the config (embedded default: tiny
+# models, toy data, CPU) and the report's pages; see README.md.
 
 include: "rules/common.smk"
 include: "rules/data.smk"
@@ -14,7 +15,7 @@ include: "rules/tables.smk"
 rule all:
     default_target: True
     input:
-        rules.table1.output,
+        [getattr(rules, name).input for name in TABLES],
 
 
 rule embedded_models:

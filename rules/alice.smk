@@ -97,10 +97,10 @@ rule synthesize:
     output:
         f"{R}/labels/{{dataset}}/{{key}}.parquet",
     wildcard_constraints:
-        key=ALICE_KEY,
+        key=SYNTHESIZED_KEY,
     params:
         kind=dataset_kind,
-        pool=lambda wc: plan.parse_key(wc.key).pool,
+        pool=lambda wc: plan.parse_key(wc.key).work_pool,
         model=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         settings=config["stages"]["synthesize"],
         generation=generation_params("synthesize", lambda wc: plan.parse_key(wc.key).name),
@@ -119,3 +119,22 @@ rule synthesize:
         **job_resources("generate", lambda wc: plan.parse_key(wc.key).name),
     script:
         "../workflow/scripts/synthesize.py"
+
+
+rule slice_labels:
+    input:
+        transfer=data_path("transfer"),
+        labels=lambda wc: training_set(wc.dataset, str(plan.direct_of(plan.parse_key(wc.key)))),
+    output:
+        f"{R}/labels/{{dataset}}/{{key}}.parquet",
+    wildcard_constraints:
+        key=SLICED_KEY,
+    params:
+        pool=lambda wc: plan.parse_key(wc.key).pool,
+        code=code("slice_labels.py"),
+    log:
+        f"{R}/logs/slice_labels/{{dataset}}/{{key}}.log",
+    resources:
+        **job_resources("light"),
+    script:
+        "../workflow/scripts/slice_labels.py"

@@ -31,7 +31,12 @@ MODELS = config["models"]
 EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
 EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
-ALICE_KEY = rf"{MODEL_NAME}(?:~{MODEL_NAME})+@alice(?:\.c\d+)?"
+_TEACHERS = rf"{MODEL_NAME}(?:\+{MODEL_NAME})*"
+_ALICE = r"@alice(?:-no-unc)?"
+# Keys whose labels the student synthesizes: direct pairs and every later link.
+SYNTHESIZED_KEY = rf"{_TEACHERS}~{MODEL_NAME}{_ALICE}|{_TEACHERS}~{MODEL_NAME}(?:~{MODEL_NAME})+{_ALICE}(?:\.c\d+)?"
+# A cascade's first link: its labels are a slice of the direct pair's.
+SLICED_KEY = rf"{_TEACHERS}~{MODEL_NAME}@[a-z0-9-]+\.c\d+"
 
 
 wildcard_constraints:
@@ -134,12 +139,11 @@ def sft_recipe(key):
 def training_set(dataset, key):
     """The labels file a trained model `key` is fine-tuned on."""
     parsed = plan.parse_key(key)
-    if parsed.recipe == "teacher-cot":
-        return f"{R}/labels/{dataset}/{key}.parquet"
     if parsed.recipe in ("teacher-qa", "gold"):
         return f"{R}/labels/{dataset}/_{parsed.recipe}.parquet"
-    if parsed.recipe.startswith("w2s-"):
-        return f"{R}/w2s_answers/{dataset}/{plan.teacher_of(parsed)}/{parsed.pool}.parquet"
+    if parsed.recipe.startswith("w2s-") and not parsed.is_sliced:
+        return f"{R}/w2s_answers/{dataset}/{plan.teacher_of(parsed)}/{parsed.work_pool}.parquet"
+    # teacher-cot, Alice's synthesized labels, and a cascade's sliced first link
     return f"{R}/labels/{dataset}/{key}.parquet"
 
 
@@ -192,11 +196,31 @@ def cot_model_inputs(wildcards):
 
 
 def synthesis_inputs(wildcards):
+    """Per teacher, its uncertainty summary (or, without uncertainty, only its
+    clusters: no summarizer job runs), and the student's own zero-shot answers.
+    A base student answers the whole pool once, for every link and experiment it
+    is in (one greedy pass, cheap next to K teacher samples); synthesis picks rows."""
     key = plan.parse_key(wildcards.key)
-    teacher = plan.teacher_of(key)
+    stage = "uncertainty" if key.recipe == "alice" else "clusters"
+    teachers = [f"{R}/{stage}/{wildcards.dataset}/{t}/{key.work_pool}.parquet" for t in plan.teachers_of(key)]
     return {
         "transfer": data_path("transfer").format(dataset=wildcards.dataset),
-        "uncertainty": f"{R}/uncertainty/{wildcards.dataset}/{teacher}/{key.pool}.parquet",
-        "zeroshot": f"{R}/zeroshot/{wildcards.dataset}/{key.name}/{key.pool}.parquet",
+        stage: teachers,
+        "zeroshot": f"{R}/zeroshot/{wildcards.dataset}/{key.name}/all.parquet",
         "model": model_files(wildcards.dataset, key.name),
+    }
+
+
+# --- tables ------------------------------------------------------------------------
+
+TABLES = config["tables"]
+TABLE_CELLS = {name: plan.table_cells(table) for name, table in TABLES.items()}
+
+
+def table_evaluations(wildcards):
+    """Per-item results and summaries of every model a table reads, PGR baselines included."""
+    needed = plan.cell_models(TABLE_CELLS[wildcards.table])
+    return {
+        "summaries": [f"{R}/eval/{dataset}/{key}.json" for dataset, key in needed],
+        "per_item": [f"{R}/eval/{dataset}/{key}.parquet" for dataset, key in needed],
     }

@@ -1,21 +1,68 @@
-# Results tables: each a target; Snakemake works out the jobs behind its cells.
+# Results tables: each one in config `tables` is a target rule of its name
+# (`snakemake table2`); Snakemake works out the jobs behind its cells.
 
-TABLE1_CELLS = plan.table1_cells(config["table1"])
-
-
-rule table1:
+rule table:
     input:
-        [f"{R}/eval/{cell['dataset']}/{cell['model']}.json" for cell in TABLE1_CELLS],
+        unpack(table_evaluations),
     output:
-        markdown=f"{R}/tables/table1.md",
-        csv=f"{R}/tables/table1.csv",
+        markdown=f"{R}/tables/{{table}}.md",
+        csv=f"{R}/tables/{{table}}.csv",
+        plot=report(f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="Tables", subcategory="{table}"),
+    wildcard_constraints:
+        table="|".join(TABLES),
     params:
-        cells=TABLE1_CELLS,
-        text_datasets=[d for d in config["table1"]["datasets"] if dataset_spec(d).answer_type == "text"],
-        code=code("table1.py"),
+        cells=lambda wc: TABLE_CELLS[wc.table],
+        evaluations=lambda wc: plan.cell_models(TABLE_CELLS[wc.table]),
+        title=lambda wc: TABLES[wc.table].get("title", wc.table),
+        text_datasets=lambda wc: [d for d in TABLES[wc.table]["datasets"] if dataset_spec(d).answer_type == "text"],
+        bootstrap=config["pgr"],
+        code=code("table.py"),
     log:
-        f"{R}/logs/table1.log",
+        f"{R}/logs/tables/{{table}}.log",
     resources:
         **job_resources("light"),
     script:
-        "../workflow/scripts/table1.py"
+        "../workflow/scripts/table.py"
+
+
+rule table_report:
+    """Per-stage statistics and each artifact's settings behind one table, for
+    `snakemake --report`."""
+    input:
+        table=f"{R}/tables/{{table}}.csv",
+    output:
+        stages=report(
+            f"{R}/report/{{table}}/stages.html",
+            caption="../resources/report/stages.rst",
+            category="Run statistics",
+            subcategory="{table}",
+        ),
+        settings=report(
+            f"{R}/report/{{table}}/settings.html",
+            caption="../resources/report/settings.rst",
+            category="Settings",
+            subcategory="{table}",
+        ),
+    wildcard_constraints:
+        table="|".join(TABLES),
+    params:
+        code=code("table_report.py"),
+    log:
+        f"{R}/logs/table_report/{{table}}.log",
+    resources:
+        **job_resources("light"),
+    script:
+        "../workflow/scripts/table_report.py"
+
+
+for _table in TABLES:
+
+    rule:
+        name:
+            _table
+        input:
+            rules.table.output.markdown.format(table=_table),
+            rules.table.output.csv.format(table=_table),
+            rules.table.output.plot.format(table=_table),
+            rules.table_report.output.stages.format(table=_table),
+            rules.table_report.output.settings.format(table=_table),

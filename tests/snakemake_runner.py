@@ -45,3 +45,19 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run, as {rule: count}."""
     block = dry_run_output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.MULTILINE)}
+
+
+def planned_jobs(dry_run_output: str) -> list[dict]:
+    """Every job a dry run plans: rule, inputs, outputs and wildcards."""
+    jobs = []
+    for block in re.split(r"\n(?=rule \w+:)", dry_run_output):
+        rule = re.match(r"rule (\w+):", block)
+        if not rule:
+            continue
+        fields = {}
+        for name in ("input", "output", "wildcards"):
+            found = re.search(rf"^\s+{name}: (.*)$", block, re.MULTILINE)
+            fields[name] = [part.strip() for part in found[1].split(", ")] if found else []
+        wildcards = dict(part.split("=", 1) for part in fields["wildcards"])
+        jobs.append({"rule": rule[1], "input": fields["input"], "output": fields["output"], "wildcards": wildcards})
+    return jobs

@@ -1,9 +1,11 @@
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from alice_w2s import tables
+from alice_w2s import pgr, plan, tables
 from alice_w2s.config import ConfigError, load_yaml, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +29,12 @@ def test_shipped_configs_validate_and_get_defaults():
         (lambda c: c["stages"]["sample"].update(k=1), "stages.sample.k"),
         (lambda c: c["sft"].update(mode="qlora"), "sft.mode"),
         (lambda c: c["stages"]["cluster"].update(treshold=0.5), "stages.cluster"),
-        (lambda c: c["table1"]["blocks"][0].update(weak="nope"), "table1.blocks.0.weak"),
-        (lambda c: c["table1"].update(datasets=["missing"]), "table1.datasets.0"),
+        (lambda c: c["tables"]["table1"]["blocks"][0]["chain"].append("nope"), "tables.table1.blocks.0.chain.2"),
+        (lambda c: c["tables"]["table1"].update(datasets=["missing"]), "tables.table1.datasets.0"),
+        (lambda c: c["tables"]["table2"]["blocks"][0]["rows"][0].update(model="a~ghost@alice"), "tables.table2.blocks.0.rows.0.model"),
+        (lambda c: c["tables"]["table2"]["blocks"][0]["rows"][0].update(model="tiny-qwen-s@alice"), "tables.table2.blocks.0.rows.0.model"),
+        (lambda c: c["tables"]["table2"]["blocks"][0].update(chain=["tiny-qwen-s", "tiny-qwen-m"]), "tables.table2.blocks.0"),
+        (lambda c: c["tables"].update(results={"datasets": ["toy_math"], "blocks": []}), "tables"),
         (lambda c: c["models"]["tiny-qwen-s"].update(hidden_size=96), "models.tiny-qwen-s.hidden_size"),
         (lambda c: c.update(summarizer="ghost"), "summarizer"),
     ],
@@ -40,17 +46,61 @@ def test_bad_values_name_their_key(edit, message):
         validate(config)
 
 
-def test_table_markdown_and_csv(tmp_path):
-    cells = [
-        {"block": "w -> s", "row": row, "dataset": d, "model": f"{row}-{d}"}
-        for row in ("Weak", "Alice")
-        for d in ("math", "trivia")
-    ]
-    for cell in cells:
-        summary = {"n": 10, "accuracy": 0.3, "accuracy_stderr": 0.1, "unparsed_rate": 0.2, "exact_match": 0.1, "f1": 0.25}
-        (tmp_path / f"{cell['model']}.json").write_text(json.dumps(summary))
-    frame = tables.collect(cells, lambda d, m: str(tmp_path / f"{m}.json"))
-    assert list(frame.columns) == tables.CSV_COLUMNS and len(frame) == 4
-    text = tables.to_markdown(frame, "Table 1", {"trivia"})
-    assert "| Weak | 30.00 ±10.00 (20.00% unparsed) |" in text
+def _write_eval(folder, dataset, model, correct):
+    items = pd.DataFrame({"id": [f"q{i}" for i in range(len(correct))], "correct": correct})
+    items.to_parquet(folder / f"{dataset}-{model}.parquet")
+    n, accuracy = len(correct), float(np.mean(correct))
+    summary = {"n": n, "accuracy": accuracy, "accuracy_stderr": pgr.stderr(np.array(correct, float)),
+               "unparsed_rate": 0.2, "exact_match": 0.1, "f1": 0.25}
+    (folder / f"{dataset}-{model}.json").write_text(json.dumps(summary))
+
+
+def test_table_markdown_csv_and_plot(tmp_path):
+    table = {"datasets": ["math", "trivia"], "blocks": [{"name": "w -> s", "chain": ["w", "s"]}]}
+    cells = plan.table_cells(table)
+    rng = np.random.default_rng(0)
+    rates = {"w@gold": 0.2, "s@gold": 0.8, "w~s@w2s-qa": 0.3, "w~s@w2s-cot": 0.5, "w~s@alice": 0.7}
+    for dataset in table["datasets"]:
+        for model, rate in rates.items():
+            _write_eval(tmp_path, dataset, model, (rng.random(200) < rate).tolist())
+    settings = {"bootstrap_iterations": 300, "confidence": 0.95, "seed": 0}
+    frame = tables.collect(
+        cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"), settings
+    )
+    assert list(frame.columns) == tables.CSV_COLUMNS and len(frame) == 10
+    alice = frame[(frame["row"] == "Alice") & (frame["dataset"] == "math")].iloc[0]
+    assert alice.pgr_low < alice.pgr < alice.pgr_high and 0.5 < alice.pgr < 1.0
+    assert frame[frame["row"] == "Weak"]["pgr"].isna().all()
+    text = tables.to_markdown(frame, "Table 1", {"trivia"}, 0.95)
+    assert "| Weak | w | " in text and "% unparsed) |" in text
+    assert "PGR [95% interval] against Weak / Strong" in text and f"| Alice | w@gold / s@gold | {alice.pgr:.2f} [" in text
     assert "exact match / token F1" in text and "10.00 / 25.00" in text
+    tables.plot(frame, tmp_path / "t.png", "Table 1")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_paired_bootstrap_refuses_pgr_when_the_gap_is_noise():
+    rng = np.random.default_rng(1)
+    same = (rng.random((3, 50)) < 0.5).astype(float)
+    result = pgr.paired_bootstrap(same, iterations=500, seed=0)
+    assert result["gap_low"] <= 0 <= result["gap_high"]
+    assert result["pgr"] is None and "noise" in result["pgr_note"]
+
+
+def test_paired_bootstrap_is_seeded_and_paired():
+    weak = np.zeros(100)
+    strong = np.ones(100)
+    student = np.r_[np.ones(60), np.zeros(40)]
+    correct = np.stack([student, weak, strong])
+    first = pgr.paired_bootstrap(correct, iterations=400, seed=3)
+    assert first == pgr.paired_bootstrap(correct, iterations=400, seed=3)
+    # the gap is exactly 1 in every draw, so PGR's interval is the student's own
+    assert first["gap_low"] == first["gap_high"] == 1.0
+    assert first["pgr"] == pytest.approx(0.6) and 0.45 < first["pgr_low"] < 0.6 < first["pgr_high"] < 0.75
+
+
+def test_pgr_needs_the_same_items():
+    a = pd.DataFrame({"id": ["q1", "q2"], "correct": [True, False]})
+    b = pd.DataFrame({"id": ["q1", "q3"], "correct": [True, False]})
+    with pytest.raises(ValueError, match="same items"):
+        pgr.align(a, a, b)

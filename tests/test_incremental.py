@@ -9,13 +9,16 @@ import pytest
 from snakemake_runner import planned_outputs, snakemake
 
 pytestmark = pytest.mark.incremental
-DATASETS = ("toy_math", "toy_choice", "toy_trivia")
-PAIR = "tiny-qwen-s~tiny-qwen-m"
-TEACHER = "tiny-qwen-s@teacher-cot"
+D = "toy_trivia"  # Table 3 of the embedded default, as the session's run made it
+S, M, L = "tiny-qwen-s", "tiny-qwen-m", "tiny-qwen-l"
+TEACHERS = (f"{S}@teacher-cot", f"{M}@teacher-cot")
+DIRECT, FIRST, CASCADE = f"{M}~{L}@alice", f"{S}~{M}@alice", f"{S}~{M}~{L}@alice"
+MID = f"{FIRST}.c2"
+W2S = (f"{M}~{L}@w2s-cot", f"{S}~{M}@w2s-cot.c2", f"{S}~{M}~{L}@w2s-cot")
 
 
 def plan_with(checkout: Path, overlay: str | None = None) -> set[tuple[str, str]]:
-    args = ["-n", "table1"]
+    args = ["-n", "table3"]
     if overlay is not None:
         (checkout / "overlay.yaml").write_text(overlay)
         args += ["--configfile", str(checkout / "config" / "config.yaml"), str(checkout / "overlay.yaml")]
@@ -35,17 +38,38 @@ def plan_after_edit(checkout: Path, relative: str, appended: str) -> set[tuple[s
         path.write_text(original)
 
 
-def alice_downstream(dataset: str) -> set[tuple[str, str]]:
-    """What a change to the teacher's uncertainty reruns, from the summary on."""
+def trained(key: str) -> set[tuple[str, str]]:
+    return {("sft", f"results/models/{D}/{key}"), ("eval", f"results/eval/{D}/{key}.parquet")}
+
+
+def from_mid_model() -> set[tuple[str, str]]:
+    """What a change to the cascade's trained mid reruns: its link-2 teaching."""
     return {
-        ("summarize_uncertainty", f"results/uncertainty/{dataset}/{TEACHER}/all.parquet"),
-        ("synthesize", f"results/labels/{dataset}/{PAIR}@alice.parquet"),
-        ("sft", f"results/models/{dataset}/{PAIR}@alice"),
-        ("eval", f"results/eval/{dataset}/{PAIR}@alice.parquet"),
-    }
+        ("sample", f"results/samples/{D}/{MID}/s2of2.parquet"),
+        ("cluster", f"results/clusters/{D}/{MID}/s2of2.parquet"),
+        ("summarize_uncertainty", f"results/uncertainty/{D}/{MID}/s2of2.parquet"),
+        ("synthesize", f"results/labels/{D}/{CASCADE}.parquet"),
+    } | trained(CASCADE)
 
 
-TABLE = {("table1", "results/tables/table1.md")}
+def from_uncertainty(teacher: str) -> set[tuple[str, str]]:
+    """What a change to a base teacher's uncertainty reruns, from the summary on."""
+    summary = {("summarize_uncertainty", f"results/uncertainty/{D}/{teacher}/all.parquet")}
+    if teacher.startswith(S):  # the cascade's first link is a slice of these labels
+        return summary | {
+            ("synthesize", f"results/labels/{D}/{FIRST}.parquet"),
+            ("slice_labels", f"results/labels/{D}/{MID}.parquet"),
+            ("sft", f"results/models/{D}/{MID}"),
+        } | from_mid_model()
+    return summary | {("synthesize", f"results/labels/{D}/{DIRECT}.parquet")} | trained(DIRECT)
+
+
+def clusters_of_teachers() -> set[tuple[str, str]]:
+    return {("cluster", f"results/clusters/{D}/{t}/all.parquet") for t in TEACHERS}
+
+
+TABLE = {("table", "results/tables/table3.md"), ("table_report", "results/report/table3/stages.html")}
+ALICE = from_uncertainty(TEACHERS[0]) | from_uncertainty(TEACHERS[1])
 
 
 def test_finished_run_plans_nothing(embedded_run):
@@ -53,39 +77,29 @@ def test_finished_run_plans_nothing(embedded_run):
 
 
 def test_cluster_threshold_reruns_free_text_clustering_and_its_dependants(embedded_run):
-    # Only free-text datasets cluster by similarity; numbers and choices are untouched.
     planned = plan_with(embedded_run, "stages:\n  cluster:\n    threshold: 0.5\n")
-    expected = {("cluster", f"results/clusters/toy_trivia/{TEACHER}/all.parquet")} | alice_downstream("toy_trivia") | TABLE
-    assert planned == expected
+    assert planned == clusters_of_teachers() | ALICE | TABLE
 
 
 def test_summarizer_prompt_reruns_summaries_and_their_dependants(embedded_run):
     planned = plan_after_edit(embedded_run, "resources/prompts/summarize.txt", "\nBe brief.\n")
-    assert planned == set().union(*(alice_downstream(d) for d in DATASETS)) | TABLE
+    assert planned == ALICE | TABLE
 
 
-def test_student_learning_rate_reruns_student_training_and_evaluation(embedded_run):
+def test_student_learning_rate_reruns_student_training_and_what_it_teaches(embedded_run):
     planned = plan_with(embedded_run, "sft:\n  roles:\n    student:\n      learning_rate: 5.0e-4\n")
-    students = [f"{PAIR}@{method}" for method in ("alice", "w2s-cot", "w2s-qa")]
-    expected = {("sft", f"results/models/{d}/{s}") for d in DATASETS for s in students}
-    expected |= {("eval", f"results/eval/{d}/{s}.parquet") for d in DATASETS for s in students}
+    expected = trained(DIRECT) | {("sft", f"results/models/{D}/{MID}")} | from_mid_model()
+    expected |= trained(W2S[0]) | {("sft", f"results/models/{D}/{W2S[1]}")} | trained(W2S[2])
+    expected.add(("w2s_answers", f"results/w2s_answers/{D}/{W2S[1]}/s2of2.parquet"))
     assert planned == expected | TABLE
 
 
 def test_k_reruns_sampling_and_everything_after_it(embedded_run):
     planned = plan_with(embedded_run, "stages:\n  sample:\n    k: 5\n")
-    expected = set(TABLE)
-    for d in DATASETS:
-        expected |= {
-            ("sample", f"results/samples/{d}/{TEACHER}/all.parquet"),
-            ("cluster", f"results/clusters/{d}/{TEACHER}/all.parquet"),
-        } | alice_downstream(d)
-    assert planned == expected
+    samples = {("sample", f"results/samples/{D}/{t}/all.parquet") for t in TEACHERS}
+    assert planned == samples | clusters_of_teachers() | ALICE | TABLE
 
 
 def test_a_stage_code_change_reruns_that_stage_and_its_dependants(embedded_run):
     planned = plan_after_edit(embedded_run, "src/alice_w2s/stages/cluster.py", "\n# a change to the clustering code\n")
-    expected = set(TABLE)
-    for d in DATASETS:
-        expected |= {("cluster", f"results/clusters/{d}/{TEACHER}/all.parquet")} | alice_downstream(d)
-    assert planned == expected
+    assert planned == clusters_of_teachers() | ALICE | TABLE

@@ -10,22 +10,22 @@ import subprocess
 import pandas as pd
 import pytest
 
-from snakemake_runner import ROOT, copy_checkout, snakemake
+from snakemake_runner import ROOT, snakemake
 
 pytestmark = pytest.mark.slurm
 MISSING = [b for b in ("slurmctld", "slurmd", "munged", "sbatch", "squeue") if shutil.which(b) is None]
 # Rules the test asks SLURM to run: a GPU-requesting generation rule (sample),
-# an SFT rule, evaluation, and the table.
-TARGET = "results/tables/table1.csv"
-SAMPLES = "samples/toy_choice/tiny-qwen-s@teacher-cot/all.parquet"
+# an SFT rule, evaluation, and the table; all of Table 3's direct Alice row.
+TARGET = "results/tables/table3.csv"
+SAMPLES = "results/samples/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet"
 RERUN_ON_SLURM = [  # what depends on the samples, as manifests
-    f"results/{SAMPLES}.manifest.json",
-    "results/clusters/toy_choice/tiny-qwen-s@teacher-cot/all.parquet.manifest.json",
-    "results/uncertainty/toy_choice/tiny-qwen-s@teacher-cot/all.parquet.manifest.json",
-    "results/labels/toy_choice/tiny-qwen-s~tiny-qwen-m@alice.parquet.manifest.json",
-    "results/models/toy_choice/tiny-qwen-s~tiny-qwen-m@alice/alice_manifest.json",
-    "results/eval/toy_choice/tiny-qwen-s~tiny-qwen-m@alice.json.manifest.json",
-    "results/tables/table1.csv.manifest.json",
+    f"{SAMPLES}.manifest.json",
+    "results/clusters/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet.manifest.json",
+    "results/uncertainty/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet.manifest.json",
+    "results/labels/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice.parquet.manifest.json",
+    "results/models/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice/alice_manifest.json",
+    "results/eval/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice.json.manifest.json",
+    "results/tables/table3.csv.manifest.json",
 ]
 
 
@@ -40,17 +40,12 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory):
-    """The overlay run locally; then, in a copy of that finished run, the teacher's
-    sampling and everything after it redone through SLURM. SLURM thus runs a GPU-requesting
+def runs(cluster, embedded_run, tmp_path_factory):
+    """In a copy of the session's finished local run, the teacher's sampling and
+    everything after it redone through SLURM. SLURM thus runs a GPU-requesting
     generation job (sample), clustering, the summary, the synthesis, a GPU SFT job,
     evaluation and the table, and its outputs can be compared with the local ones."""
-    overlay = ROOT / "tests" / "slurm_overlay.yaml"
-    local = copy_checkout(tmp_path_factory.mktemp("local"))
-    config = ["--configfile", str(local / "config" / "config.yaml"), str(overlay)]
-    result = snakemake(local, "--cores", "2", TARGET, *config, timeout=1800, checkout=local)
-    assert result.returncode == 0, result.stderr[-4000:]
-
+    local = embedded_run
     on_slurm = tmp_path_factory.mktemp("on_slurm") / "checkout"
     shutil.copytree(local, on_slurm, symlinks=True)  # results and .snakemake metadata, mtimes kept
     profile = on_slurm / "profiles" / "test"
@@ -58,10 +53,11 @@ def runs(cluster, tmp_path_factory):
     # The local cluster has no accounting (sacct) and no account to charge.
     with (profile / "config.yaml").open("a") as handle:
         handle.write("slurm-no-account: true\nslurm-status-command: squeue\nslurm-init-seconds-before-status-checks: 2\n")
-    config = ["--configfile", str(on_slurm / "config" / "config.yaml"), str(overlay)]
-    # Redo the sampling and everything after it, through SLURM.
+    # The overlay only asks for (fake) GPUs: no job's settings change, so only the
+    # forced job and what depends on it rerun.
+    config = ["--configfile", str(on_slurm / "config" / "config.yaml"), str(ROOT / "tests" / "slurm_overlay.yaml")]
     result = snakemake(
-        on_slurm, TARGET, *config, "--forcerun", "sample", "--workflow-profile", str(profile), timeout=1800, checkout=on_slurm
+        on_slurm, TARGET, *config, "--forcerun", SAMPLES, "--workflow-profile", str(profile), timeout=1800, checkout=on_slurm
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return on_slurm, local
@@ -86,7 +82,8 @@ def test_jobs_ran_as_slurm_jobs_with_gpu_requests(runs):
     assert sft["scheduler"]["cuda_visible_devices"] is not None
     assert manifests[RERUN_ON_SLURM[-1]]["scheduler"]["cuda_visible_devices"] is None  # the table asks for none
     # What did not depend on the samples was not redone; the local run had no SLURM.
-    assert manifests["results/data/toy_choice/eval.parquet.manifest.json"]["scheduler"]["slurm_job_id"] is None
+    assert manifests["results/data/toy_trivia/eval.parquet.manifest.json"]["scheduler"]["slurm_job_id"] is None
+    assert manifests["results/samples/toy_trivia/tiny-qwen-s@teacher-cot/all.parquet.manifest.json"]["scheduler"]["slurm_job_id"] is None
     assert all(m["scheduler"]["slurm_job_id"] is None for m in _manifests(local).values())
 
 
@@ -95,5 +92,5 @@ def test_outputs_match_a_local_run(runs):
     table_slurm = pd.read_csv(on_slurm / TARGET).drop(columns=["source"])
     table_local = pd.read_csv(local / TARGET).drop(columns=["source"])
     pd.testing.assert_frame_equal(table_slurm, table_local)
-    for rel in ("samples/toy_choice/tiny-qwen-s@teacher-cot/all.parquet", "labels/toy_choice/tiny-qwen-s~tiny-qwen-m@alice.parquet"):
+    for rel in ("samples/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet", "labels/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(on_slurm / "results" / rel), pd.read_parquet(local / "results" / rel))

@@ -111,6 +111,34 @@ def test_synthesis_label_sources(scripted, math_rows):
     assert "unsure about units" not in gen.calls[-1][0][0]
 
 
+def test_several_teachers_share_one_synthesis_prompt(scripted):
+    questions = pd.DataFrame({"id": ["a", "b"], "question": ["Qa", "Qb"]})
+    own = pd.DataFrame({"id": ["a", "b"], "response": ["mine a", "mine b"]})
+    first = pd.DataFrame({"id": ["a", "b"], "question": ["Qa", "Qb"], "teacher_answer": ["first a", "first b"],
+                          "n_clusters": [1, 2], "uncertainty": [None, "first unsure"]})
+    second = pd.DataFrame({"id": ["a", "b"], "question": ["Qa", "Qb"], "teacher_answer": ["second a", None],
+                           "n_clusters": [2, 0], "uncertainty": ["second unsure", None]})
+    gen = scripted(lambda p, i: "merged\n#### 1")
+    out, _, counts = student.synthesize(questions, "number", own, [first, second], gen, Sampling(), PROMPTS)
+    # with two teachers a single-cluster answer is not taken as is: the student merges
+    assert counts == {"synthesis": 2, "teacher_single_cluster": 0, "no_teacher_answer": 0}
+    prompt_a, prompt_b = gen.calls[0][0]
+    assert "first a" in prompt_a and "second a" in prompt_a and "second unsure" in prompt_a
+    assert "first b" in prompt_b and "first unsure" in prompt_b and "second" not in prompt_b
+    assert out["label"].tolist() == ["merged\n#### 1"] * 2
+
+
+def test_teacher_table_without_uncertainty_comes_from_clusters_alone():
+    questions = pd.DataFrame({"id": ["one", "two", "none"], "question": ["Q1", "Q2", "Q3"]})
+    clusters = pd.DataFrame(
+        [["one", 0, "r1", True], ["two", 0, "a", True], ["two", 1, "b", False]],
+        columns=["id", "cluster_idx", "representative", "is_final"],
+    )
+    table = summarize.teacher_table(questions, clusters).set_index("id")
+    assert table["teacher_answer"].to_dict() == {"one": "r1", "two": "a", "none": None}
+    assert table["n_clusters"].tolist() == [1, 2, 0] and table["uncertainty"].isna().all()
+
+
 def test_gold_sets_use_human_cot_only_where_it_exists(math_rows):
     assert labels.gold_set(math_rows, get_spec("gsm8k"))["label"].iloc[0].startswith("2 + 3 = 5.")
     assert labels.qa_set(math_rows, get_spec("gsm8k"))["label"].tolist() == ["#### 5", "#### 20"]

@@ -118,13 +118,33 @@ def _check_references(config: dict) -> None:
     summarizer = config.get("summarizer")
     if summarizer is not None and summarizer not in models:
         raise ConfigError(f"config key summarizer: {summarizer!r} is not in models")
-    table = config["table1"]
-    for i, dataset in enumerate(table["datasets"]):
-        if dataset not in datasets:
-            raise ConfigError(f"config key table1.datasets.{i}: {dataset!r} is not in datasets")
-    for i, block in enumerate(table["blocks"]):
-        for role in ("weak", "strong"):
-            if block[role] not in models:
-                raise ConfigError(f"config key table1.blocks.{i}.{role}: {block[role]!r} is not in models")
+    for name, table in config["tables"].items():
+        _check_table(name, table, models, datasets)
     if summarizer is None:
         raise ConfigError("config key summarizer: required (a key of models) to summarize teacher uncertainty")
+
+
+def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:
+    """Datasets exist; every row's model key (and PGR baselines) parses and names
+    models of ``models``."""
+    from alice_w2s import plan  # config stays importable without the planner
+
+    where = f"config key tables.{name}"
+    for i, dataset in enumerate(table["datasets"]):
+        if dataset not in datasets:
+            raise ConfigError(f"{where}.datasets.{i}: {dataset!r} is not in datasets")
+    for b, block in enumerate(table["blocks"]):
+        for i, model in enumerate(block.get("chain", [])):
+            if model not in models:
+                raise ConfigError(f"{where}.blocks.{b}.chain.{i}: {model!r} is not in models")
+        for r, row in enumerate(block.get("rows", [])):
+            for field in ("model", "weak", "strong"):
+                if row.get(field) is None:
+                    continue
+                try:
+                    key = plan.parse_key(row[field])
+                except ValueError as err:
+                    raise ConfigError(f"{where}.blocks.{b}.rows.{r}.{field}: {err}") from None
+                unknown = [m for m in key.base_models if m not in models]
+                if unknown:
+                    raise ConfigError(f"{where}.blocks.{b}.rows.{r}.{field}: {unknown[0]!r} is not in models")

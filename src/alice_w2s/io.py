@@ -37,6 +37,7 @@ def atomic_path(final: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        tmp_path.chmod(0o666 & ~_umask())  # mkstemp makes 0o600; others may need to read it
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():

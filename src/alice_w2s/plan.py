@@ -13,14 +13,20 @@ key                                   meaning
 ``qwen-1.5b@gold``                    base fine-tuned on the transfer half's gold labels
 ``qwen-1.5b~qwen-3b@alice``           student ``qwen-3b`` trained by Alice from the
                                       ``qwen-1.5b@teacher-cot`` teacher on the whole pool
+``qwen-1.5b~qwen-3b@alice-no-unc``    the same, the teacher's uncertainty left out
 ``qwen-1.5b~qwen-3b@w2s-cot``         the same pair, original W2SG from a Q-CoT-A teacher
+``a+b~c@alice``                       several teachers (``a@teacher-cot``, ``b@teacher-cot``)
+                                      in one synthesis prompt for student ``c``
 ``a~b~c@alice``                       cascade: ``c`` taught by ``a~b@alice.c2`` on slice 2/2
 ``a~b@alice.c2``                      first link of a 2-link cascade: slice 1/2 of the pool
 ====================================  =================================================
 
 A chain of ``L`` models has ``L - 1`` links; the transfer pool is cut into
 ``n`` consecutive slices (``n`` = the ``.cN`` suffix, or ``L - 1``), and the
-link that trains the chain's last model uses slice ``L - 1``.
+link that trains the chain's ``j``-th model uses slice ``j``. A first link's
+labels are the rows of its slice in the direct pair's labels (``a~b@alice.c2``
+takes slice 1/2 of ``a~b@alice``'s), so the cascade and the single-turn
+experiment share one teacher run, as in the reference scripts.
 """
 
 from __future__ import annotations
@@ -29,16 +35,26 @@ import re
 from dataclasses import dataclass
 
 CHAIN_SEP = "~"
+GROUP_SEP = "+"
 TEACHER_RECIPES = ("teacher-cot", "teacher-qa", "gold")
 # method -> the base teacher recipe its first link starts from
-STUDENT_METHODS = {"alice": "teacher-cot", "w2s-cot": "teacher-cot", "w2s-qa": "teacher-qa"}
+STUDENT_METHODS = {
+    "alice": "teacher-cot",
+    "alice-no-unc": "teacher-cot",
+    "w2s-cot": "teacher-cot",
+    "w2s-qa": "teacher-qa",
+}
+ALICE_METHODS = ("alice", "alice-no-unc")
 MODEL_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-_KEY_RE = re.compile(rf"^(?P<chain>{MODEL_NAME_RE}(?:{CHAIN_SEP}{MODEL_NAME_RE})*)(?:@(?P<recipe>[a-z0-9-]+)(?:\.c(?P<links>\d+))?)?$")
+_GROUP_RE = rf"{MODEL_NAME_RE}(?:\{GROUP_SEP}{MODEL_NAME_RE})*"
+_KEY_RE = re.compile(
+    rf"^(?P<chain>{_GROUP_RE}(?:{CHAIN_SEP}{MODEL_NAME_RE})*)(?:@(?P<recipe>[a-z0-9-]+)(?:\.c(?P<links>\d+))?)?$"
+)
 
 
 @dataclass(frozen=True)
 class ModelKey:
-    chain: tuple[str, ...]
+    chain: tuple[str, ...]  # chain[0] may name several teachers joined by "+"
     recipe: str | None  # None = untouched base model
     links: int  # total links of the cascade this model belongs to (students only)
 
@@ -46,6 +62,16 @@ class ModelKey:
     def name(self) -> str:
         """The base model whose weights this key starts from (the last in the chain)."""
         return self.chain[-1]
+
+    @property
+    def first_teachers(self) -> tuple[str, ...]:
+        """The base models at the head of the chain (several for multi-teacher)."""
+        return tuple(self.chain[0].split(GROUP_SEP))
+
+    @property
+    def base_models(self) -> tuple[str, ...]:
+        """Every base model the key refers to, in chain order."""
+        return (*self.first_teachers, *self.chain[1:])
 
     @property
     def is_base(self) -> bool:
@@ -56,13 +82,28 @@ class ModelKey:
         return self.recipe in STUDENT_METHODS
 
     @property
+    def is_alice(self) -> bool:
+        return self.recipe in ALICE_METHODS
+
+    @property
     def link(self) -> int:
         return len(self.chain) - 1
 
     @property
     def pool(self) -> str:
-        """Which slice of the transfer pool this student's labels are made on."""
+        """Which slice of the transfer pool this student's labels cover."""
         return pool_name(self.link, self.links)
+
+    @property
+    def is_sliced(self) -> bool:
+        """A cascade's first link: its labels are a slice of the direct pair's."""
+        return self.link == 1 and self.links > 1
+
+    @property
+    def work_pool(self) -> str:
+        """The pool the teacher and student answer for this link. First links work on
+        the whole pool (shared with the direct pair) and are sliced afterwards."""
+        return "all" if self.link == 1 else self.pool
 
     def __str__(self) -> str:
         text = CHAIN_SEP.join(self.chain)
@@ -84,12 +125,13 @@ def parse_key(key: str) -> ModelKey:
         raise ValueError(f"not a model key: {key!r}")
     chain = tuple(match["chain"].split(CHAIN_SEP))
     recipe = match["recipe"]
+    grouped = GROUP_SEP in chain[0]
     if recipe is None:
-        if len(chain) != 1:
+        if len(chain) != 1 or grouped:
             raise ValueError(f"model key {key!r}: a chain needs a method, e.g. {key}@alice")
         return ModelKey(chain, None, 0)
     if recipe in TEACHER_RECIPES:
-        if len(chain) != 1 or match["links"]:
+        if len(chain) != 1 or grouped or match["links"]:
             raise ValueError(f"model key {key!r}: {recipe} takes a single model")
         return ModelKey(chain, recipe, 0)
     if recipe not in STUDENT_METHODS:
@@ -97,19 +139,39 @@ def parse_key(key: str) -> ModelKey:
         raise ValueError(f"model key {key!r}: unknown recipe {recipe!r}; known: {known}")
     if len(chain) < 2:
         raise ValueError(f"model key {key!r}: {recipe} needs a teacher and a student, e.g. a~b@{recipe}")
+    if grouped and recipe not in ALICE_METHODS:
+        raise ValueError(f"model key {key!r}: several teachers ({chain[0]}) need an Alice method")
+    teachers = chain[0].split(GROUP_SEP)
+    if len(set(teachers)) != len(teachers):
+        raise ValueError(f"model key {key!r}: a teacher is named twice in {chain[0]}")
     links = int(match["links"]) if match["links"] else len(chain) - 1
     if links < len(chain) - 1:
         raise ValueError(f"model key {key!r}: .c{links} is shorter than the chain")
     return ModelKey(chain, recipe, links)
 
 
-def teacher_of(key: ModelKey) -> ModelKey:
-    """The model that supervises a student key's link."""
+def teachers_of(key: ModelKey) -> list[ModelKey]:
+    """The models that supervise a student key's link, in prompt order."""
     if not key.is_student:
         raise ValueError(f"{key} is not a student key")
-    if len(key.chain) == 2:
-        return ModelKey(key.chain[:1], STUDENT_METHODS[key.recipe], 0)
-    return ModelKey(key.chain[:-1], key.recipe, key.links)
+    if key.link == 1:
+        return [ModelKey((name,), STUDENT_METHODS[key.recipe], 0) for name in key.first_teachers]
+    return [ModelKey(key.chain[:-1], key.recipe, key.links)]
+
+
+def teacher_of(key: ModelKey) -> ModelKey:
+    """The single model that supervises a student key's link."""
+    teachers = teachers_of(key)
+    if len(teachers) != 1:
+        raise ValueError(f"{key} has {len(teachers)} teachers")
+    return teachers[0]
+
+
+def direct_of(key: ModelKey) -> ModelKey:
+    """For a cascade's first link, the direct pair whose labels it takes a slice of."""
+    if not key.is_sliced:
+        raise ValueError(f"{key} is not the first link of a cascade")
+    return ModelKey(key.chain, key.recipe, 1)
 
 
 def select_pool(n_rows: int, pool: str) -> slice:
@@ -126,23 +188,70 @@ def select_pool(n_rows: int, pool: str) -> slice:
     return slice(bounds[k - 1], bounds[k])
 
 
+def chain_label(key: str) -> str:
+    """A reader's name for a key's chain: ``a + b -> c``."""
+    parsed = parse_key(key)
+    return " -> ".join(part.replace(GROUP_SEP, " + ") for part in parsed.chain)
+
+
 # --- tables ------------------------------------------------------------------------
 
+# Table 1's rows for one chain [weak, ..., strong]; a longer chain is its cascade.
 TABLE1_ROWS = (
     ("Weak", "{weak}@gold"),
-    ("Original W2SG (Q-A)", "{weak}~{strong}@w2s-qa"),
-    ("Original W2SG (Q-CoT-A)", "{weak}~{strong}@w2s-cot"),
-    ("Alice", "{weak}~{strong}@alice"),
+    ("Original W2SG (Q-A)", "{chain}@w2s-qa"),
+    ("Original W2SG (Q-CoT-A)", "{chain}@w2s-cot"),
+    ("Alice", "{chain}@alice"),
     ("Strong", "{strong}@gold"),
 )
 
 
-def table1_cells(table_cfg: dict) -> list[dict]:
-    """Every (block, row, dataset) cell of Table 1 with the model key it evaluates."""
+def block_rows(block: dict) -> list[dict]:
+    """A table block's rows: listed in config, or Table 1's five rows for a chain."""
+    if "rows" in block:
+        return [dict(row) for row in block["rows"]]
+    chain = block["chain"]
+    names = {"weak": chain[0], "strong": chain[-1], "chain": CHAIN_SEP.join(chain)}
+    return [{"label": label, "model": template.format(**names)} for label, template in TABLE1_ROWS]
+
+
+def reference_keys(row: dict) -> tuple[str, str]:
+    """The Weak and Strong baselines a row's PGR is measured against: the chain's
+    first teacher and its student, each fine-tuned on gold labels, unless the row
+    names its own."""
+    key = parse_key(row["model"])
+    weak = row.get("weak") or f"{key.first_teachers[0]}@gold"
+    strong = row.get("strong") or f"{key.name}@gold"
+    return weak, strong
+
+
+def table_cells(table: dict) -> list[dict]:
+    """Every (block, row, dataset) cell of a table with the model key it evaluates
+    and the baselines of its PGR (None for rows that are the baselines)."""
     cells = []
-    for block in table_cfg["blocks"]:
-        for row_label, template in TABLE1_ROWS:
-            key = template.format(weak=block["weak"], strong=block["strong"])
-            for dataset in table_cfg["datasets"]:
-                cells.append({"block": block["name"], "row": row_label, "dataset": dataset, "model": key})
+    for block in table["blocks"]:
+        for row in block_rows(block):
+            key = str(parse_key(row["model"]))
+            weak, strong = reference_keys(row)
+            is_reference = key in (weak, strong)
+            for dataset in table["datasets"]:
+                cells.append({
+                    "block": block["name"],
+                    "row": row["label"],
+                    "setting": row.get("setting") or chain_label(key),
+                    "dataset": dataset,
+                    "model": key,
+                    "weak": None if is_reference else weak,
+                    "strong": None if is_reference else strong,
+                })
     return cells
+
+
+def cell_models(cells: list[dict]) -> list[tuple[str, str]]:
+    """The (dataset, model) evaluations a table reads, its baselines included."""
+    needed = []
+    for cell in cells:
+        for key in (cell["model"], cell["weak"], cell["strong"]):
+            if key is not None:
+                needed.append((cell["dataset"], key))
+    return list(dict.fromkeys(needed))

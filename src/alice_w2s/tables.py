@@ -1,25 +1,57 @@
-"""Results tables from evaluation summaries: Markdown for reading, CSV for code."""
+"""Results tables from evaluation results: Markdown for reading, CSV for code, a
+PNG of grouped bars. Each cell carries its standard error; rows measured against
+Weak and Strong baselines carry PGR with a paired-bootstrap interval."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from alice_w2s import pgr
+
 # `source` is the cell's evaluation summary: `python -m alice_w2s.provenance <source>`
 # lists every artifact and setting behind the number.
-CSV_COLUMNS = ["block", "row", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate", "exact_match", "f1", "source"]
+CSV_COLUMNS = [
+    "block", "row", "setting", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate",
+    "exact_match", "f1", "weak", "strong", "pgr", "pgr_low", "pgr_high", "gap", "gap_low", "gap_high",
+    "pgr_note", "source",
+]
+SUMMARY_KEYS = ["n", "accuracy", "accuracy_stderr", "unparsed_rate", "exact_match", "f1"]
 
 
-def collect(cells: list[dict], summary_path: Callable[[str, str], str]) -> pd.DataFrame:
-    """One CSV row per table cell, read from the cell's evaluation summary JSON."""
+def collect(
+    cells: list[dict],
+    summary_path: Callable[[str, str], str],
+    items_path: Callable[[str, str], str],
+    bootstrap: dict,
+) -> pd.DataFrame:
+    """One CSV row per table cell: the evaluation summary, and for rows with
+    baselines the PGR from a paired bootstrap (settings: iterations, confidence, seed)."""
+    items_cache: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def items(dataset: str, model: str) -> pd.DataFrame:
+        if (dataset, model) not in items_cache:
+            frame = pd.read_parquet(items_path(dataset, model), columns=["id", "correct"])
+            items_cache[(dataset, model)] = frame
+        return items_cache[(dataset, model)]
+
     records = []
     for cell in cells:
         path = Path(summary_path(cell["dataset"], cell["model"]))
         summary = json.loads(path.read_text())
-        records.append({**cell, **{k: summary[k] for k in CSV_COLUMNS if k in summary}, "source": str(path)})
+        record = {**cell, **{k: summary[k] for k in SUMMARY_KEYS if k in summary}, "source": str(path)}
+        if cell["weak"] is not None:
+            correct = pgr.align(*(items(cell["dataset"], k) for k in (cell["model"], cell["weak"], cell["strong"])))
+            record.update(
+                pgr.paired_bootstrap(
+                    correct, bootstrap["bootstrap_iterations"], bootstrap["confidence"], bootstrap["seed"]
+                )
+            )
+        records.append(record)
     return pd.DataFrame(records, columns=CSV_COLUMNS)
 
 
@@ -27,28 +59,89 @@ def _percent(value: float) -> str:
     return f"{100 * value:.2f}"
 
 
-def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str]) -> str:
-    """Per block: rows x datasets, each cell ``accuracy ±stderr (unparsed %)``."""
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _pgr_text(cell: pd.Series) -> str:
+    if _missing(cell.weak):
+        return "—"
+    if _missing(cell.pgr):
+        return "n/a (gap in noise)"
+    return f"{cell.pgr:.2f} [{cell.pgr_low:.2f}, {cell.pgr_high:.2f}]"
+
+
+def _grid(
+    group: pd.DataFrame, datasets: list[str], render: Callable[[pd.Series], str], second: str = "Setting"
+) -> list[str]:
+    lines = [f"| Method | {second} | " + " | ".join(datasets) + " |", "|---|---" + "|---" * len(datasets) + "|"]
+    for (row, setting), cells in group.groupby(["row", "setting"], sort=False):
+        by_dataset = cells.set_index("dataset")
+        lines.append(f"| {row} | {setting} | " + " | ".join(render(by_dataset.loc[d]) for d in datasets) + " |")
+    return lines
+
+
+def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confidence: float) -> str:
+    """Per block: rows x datasets of accuracy, PGR and (QA sets) exact match / F1."""
+    level = f"{round(100 * confidence)}%"
     lines = [f"# {title}", ""]
-    lines.append("Accuracy % ± standard error; in brackets the share of responses with no parsable final answer (counted as wrong).")
+    lines.append(
+        "Accuracy % ± standard error over eval items; in brackets the share of responses with no "
+        "parsable final answer (counted as wrong)."
+    )
+    lines.append(
+        f"PGR = (model - Weak) / (Strong - Weak) with a {level} paired-bootstrap interval over eval items; "
+        "not reported where Strong - Weak is itself within its interval of 0."
+    )
     lines.append("")
     datasets = list(dict.fromkeys(frame["dataset"]))
     for block, group in frame.groupby("block", sort=False):
-        lines += [f"## {block}", "", "| | " + " | ".join(datasets) + " |", "|---" * (len(datasets) + 1) + "|"]
-        for row, cells in group.groupby("row", sort=False):
-            by_dataset = cells.set_index("dataset")
-            rendered = [
-                f"{_percent(c.accuracy)} ±{_percent(c.accuracy_stderr)} ({_percent(c.unparsed_rate)}% unparsed)"
-                for c in (by_dataset.loc[d] for d in datasets)
-            ]
-            lines.append(f"| {row} | " + " | ".join(rendered) + " |")
+        lines += [f"## {block}", ""]
+        lines += _grid(
+            group,
+            datasets,
+            lambda c: f"{_percent(c.accuracy)} ±{_percent(c.accuracy_stderr)} ({_percent(c.unparsed_rate)}% unparsed)",
+        )
+        if group["weak"].notna().any():
+            lines += ["", f"PGR [{level} interval] against Weak / Strong:", ""]
+            with_baselines = group.assign(
+                setting=[f"{w} / {s}" if isinstance(w, str) else "—" for w, s in zip(group["weak"], group["strong"], strict=True)]
+            )
+            lines += _grid(with_baselines, datasets, _pgr_text, second="Weak / Strong")
         qa = [d for d in datasets if d in text_datasets]
         if qa:
             lines += ["", "Normalised exact match / token F1 (%) of the short answer:", ""]
-            lines += ["| | " + " | ".join(qa) + " |", "|---" * (len(qa) + 1) + "|"]
-            for row, cells in group.groupby("row", sort=False):
-                by_dataset = cells.set_index("dataset")
-                rendered = [f"{_percent(by_dataset.loc[d].exact_match)} / {_percent(by_dataset.loc[d].f1)}" for d in qa]
-                lines.append(f"| {row} | " + " | ".join(rendered) + " |")
+            lines += _grid(group, qa, lambda c: f"{_percent(c.exact_match)} / {_percent(c.f1)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def plot(frame: pd.DataFrame, path: str | Path, title: str) -> None:
+    """Grouped bars (one group per dataset, one bar per row) with 95% normal error
+    bars, one panel per block."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    blocks = list(dict.fromkeys(frame["block"]))
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    fig, axes = plt.subplots(len(blocks), 1, figsize=(max(6, 2.2 * len(datasets) + 3), 3.6 * len(blocks)), squeeze=False)
+    for ax, block in zip(axes[:, 0], blocks, strict=True):
+        group = frame[frame["block"] == block]
+        rows = list(dict.fromkeys(group["row"]))
+        width = 0.8 / len(rows)
+        for i, row in enumerate(rows):
+            cells = group[group["row"] == row].set_index("dataset").loc[datasets]
+            positions = [d + (i - (len(rows) - 1) / 2) * width for d in range(len(datasets))]
+            ax.bar(positions, 100 * cells["accuracy"], width, yerr=196 * cells["accuracy_stderr"], capsize=2, label=row)
+        top = float((100 * (group["accuracy"] + 1.96 * group["accuracy_stderr"])).max())
+        ax.set_ylim(0, max(5.0, 1.15 * top))
+        ax.set_xticks(range(len(datasets)), datasets)
+        ax.set_ylabel("accuracy % (±1.96 SE)")
+        ax.set_title(block, fontsize=10)
+        ax.legend(fontsize=7, ncols=2)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)

@@ -1,32 +1,40 @@
-"""Adapter: the student synthesizes its own training labels (Alice)."""
+"""Adapter: the student synthesizes its own training labels (Alice), from one or
+more teachers' answers, with their uncertainty or (ablation) without it."""
 
-from alice_w2s.datasets.registry import get_spec
 from alice_w2s.datasets.prepare import read_pool
+from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import read_parquet, write_parquet
 from alice_w2s.runner import generation_stats, open_stage_generator, prompts_from, run_stage, sampling_from
 from alice_w2s.stages.student import synthesize
+from alice_w2s.stages.summarize import teacher_table
+
+CLUSTER_COLUMNS = ("id", "cluster_idx", "representative", "is_final")
+UNCERTAINTY_COLUMNS = ("id", "teacher_answer", "n_clusters", "uncertainty")
 
 
 def main(smk):
     spec = get_spec(smk.params.kind)
-    settings = smk.params.settings
     questions = read_pool(smk.input.transfer, smk.params.pool)
     own = read_parquet(smk.input.zeroshot, required=("id", "response"))
-    teacher = read_parquet(smk.input.uncertainty, required=("id", "teacher_answer", "n_clusters", "uncertainty"))
+    use_uncertainty = "uncertainty" in smk.input.keys()
+    if use_uncertainty:
+        teachers = [read_parquet(path, required=UNCERTAINTY_COLUMNS) for path in smk.input.uncertainty]
+    else:
+        teachers = [teacher_table(questions, read_parquet(path, required=CLUSTER_COLUMNS)) for path in smk.input.clusters]
     generator = open_stage_generator(smk.params)
     labels, result, counts = synthesize(
         questions,
         spec.answer_type,
         own,
-        [teacher],
+        teachers,
         generator,
-        sampling_from(settings, smk.params.seed),
+        sampling_from(smk.params.settings, smk.params.seed),
         prompts_from(smk.params),
-        use_uncertainty=settings["use_uncertainty"],
+        use_uncertainty=use_uncertainty,
     )
     generator.close()
     write_parquet(labels, smk.output[0])
-    return {"questions": len(questions), "labels": len(labels), **counts, **generation_stats(result)}
+    return {"questions": len(questions), "teachers": len(teachers), "labels": len(labels), **counts, **generation_stats(result)}
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Note: vLLM starts workers with spawn, so scripts that use it need a `__main__` g
 from __future__ import annotations
 
 import gc
+import os
 import time
 import zlib
 from dataclasses import dataclass
@@ -88,6 +89,11 @@ class VllmGenerator:
             kwargs["enable_chunked_prefill"] = False
         elif "enable_chunked_prefill" in options:
             kwargs["enable_chunked_prefill"] = bool(options["enable_chunked_prefill"])
+        if current_platform.is_cpu() and int(options.get("tensor_parallel_size", 1)) == 1:
+            # The engine core in this process instead of a spawned one: on CPU that
+            # saves a process start and a second torch/vLLM import (about 50 s of a
+            # 70 s start for the tiny models, benchmarks/vllm_startup.py).
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         self.llm: Any = LLM(
             model=model_path,
             revision=options.get("revision"),

@@ -1,0 +1,26 @@
+"""Adapter: one results table (Markdown, CSV, PNG) from the evaluation results."""
+
+from alice_w2s.io import atomic_path
+from alice_w2s.runner import plain, run_stage
+from alice_w2s.tables import collect, plot, to_markdown
+
+
+def main(smk):
+    cells = plain(smk.params.cells)
+    bootstrap = plain(smk.params.bootstrap)
+    # The rule lists summaries and per-item files in the order of params.evaluations.
+    evaluations = [tuple(e) for e in plain(smk.params.evaluations)]
+    summaries = dict(zip(evaluations, smk.input.summaries, strict=True))
+    per_item = dict(zip(evaluations, smk.input.per_item, strict=True))
+    frame = collect(cells, lambda d, m: summaries[(d, m)], lambda d, m: per_item[(d, m)], bootstrap)
+    with atomic_path(smk.output.csv, ".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    with atomic_path(smk.output.markdown, ".md") as tmp:
+        tmp.write_text(to_markdown(frame, smk.params.title, set(smk.params.text_datasets), bootstrap["confidence"]))
+    with atomic_path(smk.output.plot, ".png") as tmp:
+        plot(frame, tmp, smk.params.title)
+    return {"cells": len(frame), "pgr_cells": int(frame["pgr"].notna().sum())}
+
+
+if __name__ == "__main__":
+    run_stage(snakemake, main)  # noqa: F821 - injected by Snakemake

@@ -1,0 +1,28 @@
+"""Adapter: per-stage statistics and every artifact's settings behind one table,
+as HTML pages for `snakemake --report`, from the manifests below its cells."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from alice_w2s.io import atomic_path
+from alice_w2s.report import gather, settings_frame, stage_frames, to_html
+from alice_w2s.runner import run_stage
+
+
+def main(smk):
+    sources = list(pd.read_csv(smk.input.table)["source"])
+    manifests = gather(sources)
+    results = str(Path(smk.input.table).parents[1])  # <results>/tables/<name>.csv
+    stages = stage_frames(manifests, results)
+    with atomic_path(smk.output.stages, ".html") as tmp:
+        tmp.write_text(to_html("Run statistics", "What each job counted, per stage, for every artifact behind the tables.", stages))
+    settings = settings_frame(manifests, results)
+    by_stage = {stage: group.drop(columns="stage") for stage, group in settings.groupby("stage", sort=False)}
+    with atomic_path(smk.output.settings, ".html") as tmp:
+        tmp.write_text(to_html("Settings", "The settings each artifact was made with (from its manifest).", by_stage))
+    return {"artifacts": len(manifests), "stages": len(stages)}
+
+
+if __name__ == "__main__":
+    run_stage(snakemake, main)  # noqa: F821 - injected by Snakemake
