@@ -32,7 +32,7 @@ EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
 EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
 _TEACHERS = rf"{MODEL_NAME}(?:\+{MODEL_NAME})*"
-_ALICE = r"@alice(?:-no-unc)?"
+_ALICE = "@(?:" + "|".join(plan.ALICE_METHODS) + ")"
 # Keys whose labels the student synthesizes: direct pairs and every later link.
 SYNTHESIZED_KEY = rf"{_TEACHERS}~{MODEL_NAME}{_ALICE}|{_TEACHERS}~{MODEL_NAME}(?:~{MODEL_NAME})+{_ALICE}(?:\.c\d+)?"
 # A cascade's first link: its labels are a slice of the direct pair's.
@@ -201,7 +201,7 @@ def synthesis_inputs(wildcards):
     A base student answers the whole pool once, for every link and experiment it
     is in (one greedy pass, cheap next to K teacher samples); synthesis picks rows."""
     key = plan.parse_key(wildcards.key)
-    stage = "uncertainty" if key.recipe == "alice" else "clusters"
+    stage = "uncertainty" if key.uses_uncertainty else "clusters"
     teachers = [f"{R}/{stage}/{wildcards.dataset}/{t}/{key.work_pool}.parquet" for t in plan.teachers_of(key)]
     return {
         "transfer": data_path("transfer").format(dataset=wildcards.dataset),

@@ -35,6 +35,7 @@ def test_shipped_configs_validate_and_get_defaults():
         (lambda c: c["tables"]["table2"]["blocks"][0]["rows"][0].update(model="tiny-qwen-s@alice"), "tables.table2.blocks.0.rows.0.model"),
         (lambda c: c["tables"]["table2"]["blocks"][0].update(chain=["tiny-qwen-s", "tiny-qwen-m"]), "tables.table2.blocks.0"),
         (lambda c: c["tables"].update(results={"datasets": ["toy_math"], "blocks": []}), "tables"),
+        (lambda c: c["tables"].update(table_report=c["tables"]["table3"]), "tables.table_report"),
         (lambda c: c["models"]["tiny-qwen-s"].update(hidden_size=96), "models.tiny-qwen-s.hidden_size"),
         (lambda c: c.update(summarizer="ghost"), "summarizer"),
     ],

@@ -41,6 +41,15 @@ def test_default_table2_and_table3_plan_their_rows(tmp_path):
         # own weak baseline tiny-llama-s; table3: Weak s and m, Strong l)
         assert counts["eval"] == evals, table
         assert counts[table] == 1 and "table1" not in counts
+        if table == "table2":
+            jobs = planned_jobs(result.stdout)
+            # the ablation's teachers are clustered but never summarized
+            summarized = [j["wildcards"]["teacher"] for j in jobs if j["rule"] == "summarize_uncertainty"]
+            clustered = [j["wildcards"]["teacher"] for j in jobs if j["rule"] == "cluster"]
+            assert any("alice-no-unc" in t for t in clustered) and not any("alice-no-unc" in t for t in summarized)
+            # multi-teacher: one synthesis reads both teachers' summaries
+            multi = next(j for j in jobs if j["rule"] == "synthesize" and "+" in j["wildcards"]["key"])
+            assert sum("/uncertainty/" in i for i in multi["input"]) == 2
 
 
 def test_paper_grid_plans_without_network_or_gpu(tmp_path):

@@ -47,7 +47,8 @@ def test_several_teachers_and_the_ablation():
     cascade = plan.parse_key("a+b~c~d@alice")
     assert [str(t) for t in plan.teachers_of(cascade)] == ["a+b~c@alice.c2"]
     ablation = plan.parse_key("a~b~c@alice-no-unc")
-    assert ablation.is_alice and str(plan.teacher_of(ablation)) == "a~b@alice-no-unc.c2"
+    assert ablation.is_alice and not ablation.uses_uncertainty and multi.uses_uncertainty
+    assert str(plan.teacher_of(ablation)) == "a~b@alice-no-unc.c2"
     assert str(plan.teacher_of(plan.teacher_of(ablation))) == "a@teacher-cot"
 
 

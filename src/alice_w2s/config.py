@@ -13,6 +13,10 @@ import yaml
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 
+# Tables become target rules of their own name; these names are taken.
+RESERVED_RULE_NAMES = ("table_report",)
+
+
 class ConfigError(ValueError):
     pass
 
@@ -130,6 +134,8 @@ def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:
     from alice_w2s import plan  # config stays importable without the planner
 
     where = f"config key tables.{name}"
+    if name in RESERVED_RULE_NAMES:
+        raise ConfigError(f"{where}: {name!r} is the name of a workflow rule; choose another table name")
     for i, dataset in enumerate(table["datasets"]):
         if dataset not in datasets:
             raise ConfigError(f"{where}.datasets.{i}: {dataset!r} is not in datasets")

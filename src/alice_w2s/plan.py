@@ -86,6 +86,11 @@ class ModelKey:
         return self.recipe in ALICE_METHODS
 
     @property
+    def uses_uncertainty(self) -> bool:
+        """Alice students read their teachers' uncertainty, unless ablated."""
+        return self.recipe == "alice"
+
+    @property
     def link(self) -> int:
         return len(self.chain) - 1
 
