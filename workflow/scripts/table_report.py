@@ -15,12 +15,15 @@ def main(smk):
     manifests = gather(sources)
     results = str(Path(smk.input.table).parents[1])  # <results>/tables/<name>.csv
     stages = stage_frames(manifests, results)
+    table = Path(smk.input.table).stem
     with atomic_path(smk.output.stages, ".html") as tmp:
-        tmp.write_text(to_html("Run statistics", "What each job counted, per stage, for every artifact behind the tables.", stages))
+        intro = f"What each job counted, per stage, for every artifact behind {table}."
+        tmp.write_text(to_html(f"Run statistics: {table}", intro, stages))
     settings = settings_frame(manifests, results)
     by_stage = {stage: group.drop(columns="stage") for stage, group in settings.groupby("stage", sort=False)}
     with atomic_path(smk.output.settings, ".html") as tmp:
-        tmp.write_text(to_html("Settings", "The settings each artifact was made with (from its manifest).", by_stage))
+        intro = f"The settings each artifact behind {table} was made with (from its manifest)."
+        tmp.write_text(to_html(f"Settings: {table}", intro, by_stage))
     return {"artifacts": len(manifests), "stages": len(stages)}
 
 
