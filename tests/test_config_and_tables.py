@@ -88,6 +88,12 @@ def test_paired_bootstrap_refuses_pgr_when_the_gap_is_noise():
     assert result["pgr"] is None and "noise" in result["pgr_note"]
 
 
+def test_no_pgr_when_strong_is_below_weak():
+    student, weak, strong = np.r_[np.ones(10), np.zeros(90)], np.ones(100), np.zeros(100)
+    result = pgr.paired_bootstrap(np.stack([student, weak, strong]), iterations=200, seed=0)
+    assert result["gap_high"] < 0 and result["pgr"] is None and result["pgr_note"] == "Strong below Weak"
+
+
 def test_paired_bootstrap_is_seeded_and_paired():
     weak = np.zeros(100)
     strong = np.ones(100)

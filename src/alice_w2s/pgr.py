@@ -4,7 +4,8 @@ PGR = (student - weak) / (strong - weak). The three models answer the same eval
 items, so each bootstrap draw resamples item positions once and recomputes all
 three accuracies on that draw (paired). The interval is the percentile interval of
 the draws. Where the strong-weak gap's own interval holds 0, the gap is noise and
-no PGR is reported.
+no PGR is reported; nor where Strong is reliably below Weak, where PGR's sign
+would mislead.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def paired_bootstrap(
         "pgr_note": "",
     }
     if gap_low <= 0 <= gap_high:
-        result["pgr_note"] = "strong-weak gap within noise"
+        result["pgr_note"] = "gap within noise"
+        return result
+    if gap_high < 0:  # PGR's sign would invert: a student below Weak would score > 0
+        result["pgr_note"] = "Strong below Weak"
         return result
     with np.errstate(divide="ignore", invalid="ignore"):
         pgrs = (means[:, 0] - means[:, 1]) / gaps

@@ -67,7 +67,7 @@ def _pgr_text(cell: pd.Series) -> str:
     if _missing(cell.weak):
         return "—"
     if _missing(cell.pgr):
-        return "n/a (gap in noise)"
+        return f"n/a ({cell.pgr_note})"
     return f"{cell.pgr:.2f} [{cell.pgr_low:.2f}, {cell.pgr_high:.2f}]"
 
 
@@ -91,7 +91,7 @@ def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confid
     )
     lines.append(
         f"PGR = (model - Weak) / (Strong - Weak) with a {level} paired-bootstrap interval over eval items; "
-        "not reported where Strong - Weak is itself within its interval of 0."
+        "not reported where the Strong - Weak gap's own interval holds 0 (gap within noise) or lies below 0."
     )
     lines.append("")
     datasets = list(dict.fromkeys(frame["dataset"]))
