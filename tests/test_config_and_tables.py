@@ -7,6 +7,7 @@ import pytest
 
 from alice_w2s import pgr, plan, tables
 from alice_w2s.config import ConfigError, load_yaml, validate
+from alice_w2s.stages import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,9 +51,8 @@ def test_bad_values_name_their_key(edit, message):
 def _write_eval(folder, dataset, model, correct):
     items = pd.DataFrame({"id": [f"q{i}" for i in range(len(correct))], "correct": correct})
     items.to_parquet(folder / f"{dataset}-{model}.parquet")
-    n, accuracy = len(correct), float(np.mean(correct))
-    summary = {"n": n, "accuracy": accuracy, "accuracy_stderr": pgr.stderr(np.array(correct, float)),
-               "unparsed_rate": 0.2, "exact_match": 0.1, "f1": 0.25}
+    scored = items.assign(parsed=True, exact_match=False, f1=0.0)
+    summary = {**evaluate.summarize(scored), "unparsed_rate": 0.2, "exact_match": 0.1, "f1": 0.25}
     (folder / f"{dataset}-{model}.json").write_text(json.dumps(summary))
 
 

@@ -1,6 +1,7 @@
 import json
 
 from alice_w2s import report
+from alice_w2s.provenance import lineage
 
 
 def _manifest(root, artifact, inputs, stats, params=None):
@@ -17,7 +18,7 @@ def test_stage_statistics_follow_the_lineage_below_a_table(tmp_path):
     _manifest(tmp_path, evaluation, [clusters], {"accuracy": 0.5, "unparsed_rate": 0.1, "per_class": {"a": 1}},
               {"settings": {"max_new_tokens": 8}})
     _manifest(tmp_path, "results/eval/d/other.json", [], {"accuracy": 0.0})  # not behind the table
-    manifests = report.gather([evaluation, evaluation], base=tmp_path)
+    manifests = lineage(evaluation, evaluation, base=tmp_path)
     assert set(manifests) == {clusters, evaluation}
     frames = report.stage_frames(manifests, "results")
     assert list(frames) == ["Clusters", "Evaluation"]  # pipeline order

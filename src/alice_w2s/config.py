@@ -10,6 +10,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from alice_w2s import plan
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 
@@ -131,8 +133,6 @@ def _check_references(config: dict) -> None:
 def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:
     """Datasets exist; every row's model key (and PGR baselines) parses and names
     models of ``models``."""
-    from alice_w2s import plan  # config stays importable without the planner
-
     where = f"config key tables.{name}"
     if name in RESERVED_RULE_NAMES:
         raise ConfigError(f"{where}: {name!r} is the name of a workflow rule; choose another table name")

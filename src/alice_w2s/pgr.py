@@ -10,19 +10,10 @@ would mislead.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 CHUNK = 200  # draws per block, to bound memory on large eval sets
-
-
-def stderr(correct: np.ndarray) -> float:
-    """Standard error of a mean of 0/1 outcomes."""
-    n = len(correct)
-    p = float(np.mean(correct))
-    return math.sqrt(p * (1 - p) / n) if n else float("nan")
 
 
 def align(student: pd.DataFrame, weak: pd.DataFrame, strong: pd.DataFrame) -> np.ndarray:

@@ -16,11 +16,12 @@ from pathlib import Path
 from alice_w2s.io import manifest_path
 
 
-def lineage(artifact: str | Path, base: str | Path = ".") -> dict[str, dict]:
-    """{artifact path: its manifest} for ``artifact`` and everything it was made from."""
+def lineage(*artifacts: str | Path, base: str | Path = ".") -> dict[str, dict]:
+    """{artifact path: its manifest} for the artifacts and everything they were made
+    from; a manifest shared below several artifacts is read once."""
     base = Path(base)
     found: dict[str, dict] = {}
-    pending = [str(artifact)]
+    pending = [str(a) for a in artifacts]
     while pending:
         path = pending.pop()
         if path in found:

@@ -1,6 +1,6 @@
 """Run statistics and settings for the Snakemake report.
 
-Walks the manifests behind every table cell (alice_w2s.provenance) and lays out
+Takes the manifests behind every table cell (alice_w2s.provenance.lineage) and lays out
 per stage what each artifact's job counted (CoT filter yield, cluster counts and
 sizes, single-cluster share, parse failures, ...) and the settings it ran with.
 """
@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
-from alice_w2s.provenance import lineage
 
 # results/<folder>/... -> the stage that wrote it, in pipeline order
 STAGES = {
@@ -29,15 +27,6 @@ STAGES = {
     "models": "Fine-tuning",
     "eval": "Evaluation",
 }
-
-
-def gather(sources: list[str], base: str | Path = ".") -> dict[str, dict]:
-    """Every manifest below the given artifacts, once each."""
-    found: dict[str, dict] = {}
-    for source in dict.fromkeys(sources):
-        if source not in found:
-            found.update(lineage(source, base))
-    return found
 
 
 def stage_of(artifact: str, results: str) -> str:

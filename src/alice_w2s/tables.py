@@ -4,6 +4,7 @@ Weak and Strong baselines carry PGR with a paired-bootstrap interval."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -31,13 +32,10 @@ def collect(
 ) -> pd.DataFrame:
     """One CSV row per table cell: the evaluation summary, and for rows with
     baselines the PGR from a paired bootstrap (settings: iterations, confidence, seed)."""
-    items_cache: dict[tuple[str, str], pd.DataFrame] = {}
 
+    @functools.cache  # a baseline serves every row of its block
     def items(dataset: str, model: str) -> pd.DataFrame:
-        if (dataset, model) not in items_cache:
-            frame = pd.read_parquet(items_path(dataset, model), columns=["id", "correct"])
-            items_cache[(dataset, model)] = frame
-        return items_cache[(dataset, model)]
+        return pd.read_parquet(items_path(dataset, model), columns=["id", "correct"])
 
     records = []
     for cell in cells:

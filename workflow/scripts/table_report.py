@@ -6,13 +6,14 @@ from pathlib import Path
 import pandas as pd
 
 from alice_w2s.io import atomic_path
-from alice_w2s.report import gather, settings_frame, stage_frames, to_html
+from alice_w2s.provenance import lineage
+from alice_w2s.report import settings_frame, stage_frames, to_html
 from alice_w2s.runner import run_stage
 
 
 def main(smk):
     sources = list(pd.read_csv(smk.input.table)["source"])
-    manifests = gather(sources)
+    manifests = lineage(*sources)
     results = str(Path(smk.input.table).parents[1])  # <results>/tables/<name>.csv
     stages = stage_frames(manifests, results)
     table = Path(smk.input.table).stem
