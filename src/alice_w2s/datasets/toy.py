@@ -13,6 +13,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from alice_w2s.datasets import facts
+
 _NAMES = ["Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena"]
 _ITEMS = ["apples", "books", "coins", "stamps", "shells", "pencils", "marbles", "cards"]
 
@@ -104,6 +106,8 @@ def _trivia_record(rng: random.Random, world: list[tuple[str, str, str]], index:
 
 def generate(kind: str, n: int, seed: int) -> list[dict]:
     """``n`` records of toy dataset ``kind``, the same for the same seed."""
+    if kind in facts.KINDS:  # arithmetic, categories and real-world facts
+        return facts.generate(kind, n, seed)
     rng = random.Random(f"{kind}:{seed}")
     makers: dict[str, Callable[[int], dict]] = {
         "toy_math": lambda i: _math_record(rng),

@@ -1,0 +1,21 @@
+# Base models converted from a GGUF file (source: gguf) into a plain model folder;
+# its input functions are in common.smk.
+
+
+rule build_gguf_model:
+    input:
+        gguf_input,
+    output:
+        directory(f"{R}/base_models/{{name}}"),
+    wildcard_constraints:
+        name="|".join(GGUF) or "(?!)",
+    params:
+        settings=lambda wc: {k: MODELS[wc.name].get(k) for k in ("path", "file")},
+        package=gguf_package,
+    log:
+        f"{R}/logs/build_gguf_model/{{name}}.log",
+    threads: job_cpus("generate", lambda wc: wc.name)
+    resources:
+        **job_resources("generate", lambda wc: wc.name),
+    script:
+        "../workflow/scripts/build_gguf_model.py"
