@@ -88,7 +88,7 @@ def test_transformers_sampling(hf_gen: Generator) -> None:
 def test_greedy_needs_n_1_and_backend_name(hf_gen: Generator) -> None:
     with pytest.raises(ValueError, match="n == 1"):
         hf_gen.generate(CHATS, Sampling(n=2))
-    with pytest.raises(ValueError, match="'vllm' or 'transformers', got 'tgi'"):
+    with pytest.raises(ValueError, match="'vllm', 'transformers' or 'served', got 'tgi'"):
         open_generator("tgi", "unused")
 
 

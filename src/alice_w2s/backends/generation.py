@@ -12,8 +12,10 @@ import gc
 import os
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from alice_w2s.chat import render_chat
 
 Chat = list[dict[str, str]]
 
@@ -47,6 +49,14 @@ class GenerationResult:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    # What a served backend's server reported serving (one entry per call; a list so
+    # that results of several calls or shards join by concatenation); local: empty.
+    served_model: list[dict] = field(default_factory=list)
+    # Responses cut by max_new_tokens (vLLM finish_reason "length"; transformers: no
+    # stop token), and prompts not sent because they do not fit the engine's context
+    # (their responses are empty strings).
+    length_stopped: int = 0
+    skipped_prompts: int = 0
 
 
 class Generator(Protocol):
@@ -56,10 +66,7 @@ class Generator(Protocol):
 
 
 def _render(tokenizer: Any, chats: list[Chat]) -> list[str]:
-    return [
-        tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        for chat in chats
-    ]
+    return [render_chat(tokenizer, chat, add_generation_prompt=True, tokenize=False) for chat in chats]
 
 
 def request_seed(seed: int, prompt: str) -> int:
@@ -106,6 +113,7 @@ class VllmGenerator:
             **kwargs,
         )
         self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
 
     def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult:
         from vllm import SamplingParams
@@ -130,14 +138,23 @@ class VllmGenerator:
         ]
         # Token ids, not strings: vLLM would add special tokens (e.g. a second bos).
         prompts = [{"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)} for p in rendered]
-        outputs = self.llm.generate(prompts, params, use_tqdm=True)
+        # vLLM refuses a prompt that leaves no room in the context, and the refusal
+        # would end the whole batch: such prompts are not sent; they get empty
+        # responses and are counted.
+        fits = [i for i, p in enumerate(prompts) if len(p["prompt_token_ids"]) < self.max_model_len]
+        outputs = self.llm.generate([prompts[i] for i in fits], [params[i] for i in fits], use_tqdm=True)
+        texts: list[list[str]] = [[""] * sampling.n for _ in prompts]
+        for i, out in zip(fits, outputs, strict=True):
+            texts[i] = [c.text for c in out.outputs]
         return GenerationResult(
-            texts=[[c.text for c in out.outputs] for out in outputs],
+            texts=texts,
             prompt_tokens=sum(len(out.prompt_token_ids or []) for out in outputs),
             completion_tokens=sum(
                 len(c.token_ids) for out in outputs for c in out.outputs
             ),
             seconds=time.perf_counter() - start,
+            length_stopped=sum(c.finish_reason == "length" for out in outputs for c in out.outputs),
+            skipped_prompts=len(prompts) - len(fits),
         )
 
     def close(self) -> None:
@@ -187,7 +204,7 @@ class TransformersGenerator:
         )
         prompts = _render(self.tokenizer, chats)
         texts: list[list[str]] = []
-        prompt_tokens = completion_tokens = 0
+        prompt_tokens = completion_tokens = length_stopped = 0
         torch.manual_seed(sampling.seed)
         batches = range(0, len(prompts), self.batch_size)
         for i in tqdm(batches, desc="generate", unit="batch", disable=len(batches) < 2):
@@ -213,6 +230,7 @@ class TransformersGenerator:
                 # count up to and including the first stop token; the rest is padding
                 stop = next((j for j, t in enumerate(row) if t in self.stop_ids), None)
                 completion_tokens += len(row) if stop is None else stop + 1
+                length_stopped += stop is None
             decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             texts += [
                 decoded[k : k + sampling.n] for k in range(0, len(decoded), sampling.n)
@@ -222,6 +240,7 @@ class TransformersGenerator:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             seconds=time.perf_counter() - start,
+            length_stopped=length_stopped,
         )
 
     def close(self) -> None:
@@ -241,6 +260,10 @@ def open_generator(
         return VllmGenerator(model_path, opts)
     if backend == "transformers":
         return TransformersGenerator(model_path, opts)
+    if backend == "served":  # model_path is the server's base URL (…/v1)
+        from alice_w2s.backends.served import ServedGenerator
+
+        return ServedGenerator(model_path, opts)
     raise ValueError(
-        f"generation backend must be 'vllm' or 'transformers', got {backend!r}"
+        f"generation backend must be 'vllm', 'transformers' or 'served', got {backend!r}"
     )
