@@ -230,6 +230,42 @@ def test_full_training(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
     _assert_plain_model_dir(out)
 
 
+def test_warmup_ratio_reaches_the_peak_and_stats_record_it(tiny_model: Path, tmp_path: Path) -> None:
+    # 16 examples, 4 x 2 accumulated per optimizer step, 2 epochs: 4 optimizer steps
+    common = dict(mode="full", learning_rate=1e-3, per_device_batch_size=4, gradient_accumulation_steps=2, lr_scheduler="constant_with_warmup")
+    stats = train_sft(EXAMPLES[:16], str(tiny_model), tmp_path / "ratio", fast_recipe(**common, warmup_ratio=0.5))
+    assert (stats["optimizer_steps"], stats["warmup_steps"], stats["effective_batch_size"], stats["processes"]) == (4, 2, 8, 1)
+    assert stats["peak_learning_rate"] == pytest.approx(1e-3)
+    # 100 fixed warm-up steps in a 4-step run: the rate never gets near the peak
+    stats = train_sft(EXAMPLES[:16], str(tiny_model), tmp_path / "steps", fast_recipe(**common, warmup_steps=100))
+    assert stats["warmup_steps"] == 100 and stats["peak_learning_rate"] == pytest.approx(3 / 100 * 1e-3)  # steps 0..3 of 100
+
+
+def test_gradient_checkpointing_trains(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
+    out = tmp_path / "ckpt"
+    before = mean_response_loss(tiny_model, tokenizer, EXAMPLES[:16])
+    stats = train_sft(EXAMPLES[:16], str(tiny_model), out, fast_recipe(mode="lora", gradient_checkpointing=True))
+    assert stats["gradient_checkpointing"] and stats["sharding"] == "none"
+    assert mean_response_loss(out, tokenizer, EXAMPLES[:16]) < before
+
+
+@pytest.mark.parametrize("sharding, reshard", [("full_shard", True), ("shard_grad_op", False)])
+def test_fsdp_configuration_handed_to_accelerate(sharding: str, reshard: bool) -> None:
+    """What Trainer passes to accelerate's FSDP plugin for each strategy (the GPU
+    path; the 2-process test below runs full_shard on CPU)."""
+    from transformers import TrainingArguments
+
+    from alice_w2s.backends.sft import fsdp_arguments, uses_fsdp
+
+    recipe = Recipe(mode="full", sharding=sharding, gradient_checkpointing=True)
+    args = TrainingArguments(output_dir="unused", report_to="none", **fsdp_arguments(recipe, ["Qwen2DecoderLayer"]))
+    plugin = args.fsdp_plugin_args
+    assert (plugin["fsdp_version"], plugin["reshard_after_forward"], plugin["activation_checkpointing"]) == (2, reshard, True)
+    assert plugin["transformer_cls_names_to_wrap"] == "Qwen2DecoderLayer" and plugin["state_dict_type"] == "FULL_STATE_DICT"
+    assert uses_fsdp(recipe, 2) and not uses_fsdp(recipe, 1)
+    assert not uses_fsdp(Recipe(mode="lora", sharding=sharding), 4) and not uses_fsdp(Recipe(mode="full", sharding="none"), 4)
+
+
 def test_recipe_from_dict() -> None:
     r = Recipe.from_dict({"mode": "full", "learning_rate": "1e-5", "epochs": 2, "seed": "3"})
     assert r == Recipe(mode="full", learning_rate=1e-5, epochs=2.0, seed=3)
@@ -238,6 +274,9 @@ def test_recipe_from_dict() -> None:
         Recipe.from_dict({"lerning_rate": 1e-4})
     with pytest.raises(ValueError, match="mode"):
         Recipe.from_dict({"mode": "qlora"})
+    assert Recipe.from_dict({"warmup_ratio": "0.1", "sharding": "none"}).warmup_ratio == 0.1
+    with pytest.raises(ValueError, match="sharding"):
+        Recipe.from_dict({"sharding": "zero3"})
 
 
 def test_empty_examples_raise(tiny_model: Path, tmp_path: Path) -> None:
@@ -256,9 +295,26 @@ def test_data_parallel_training_through_accelerate_launch(tiny_model: Path, toke
 
     out = tmp_path / "sft-ddp"
     before = mean_response_loss(tiny_model, tokenizer, EXAMPLES[:16])
-    stats = train_sft_launched(
-        EXAMPLES[:16], str(tiny_model), out, fast_recipe(mode="full", learning_rate=1e-3), processes=2, cpu=True
-    )
-    assert stats["processes"] == 2 and stats["n_examples"] == 16
+    recipe = fast_recipe(mode="full", learning_rate=1e-3, sharding="none")
+    stats = train_sft_launched(EXAMPLES[:16], str(tiny_model), out, recipe, processes=2, cpu=True)
+    assert stats["processes"] == 2 and stats["n_examples"] == 16 and stats["sharding"] == "none"
+    # two processes really ran: each step took 4 examples from each of them
+    assert stats["effective_batch_size"] == 8 and stats["optimizer_steps"] == 4
+    assert mean_response_loss(out, tokenizer, EXAMPLES[:16]) < before
+    _assert_plain_model_dir(out)
+
+
+@pytest.mark.slow
+def test_sharded_full_fine_tune_in_two_processes(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
+    """FSDP full_shard with activation checkpointing, as two CPU processes (gloo):
+    the path a 7B full fine-tune takes on several GPUs."""
+    from alice_w2s.backends.sft import train_sft_launched
+
+    out = tmp_path / "sft-fsdp"
+    before = mean_response_loss(tiny_model, tokenizer, EXAMPLES[:16])
+    recipe = fast_recipe(mode="full", learning_rate=1e-3, sharding="full_shard", gradient_checkpointing=True, per_device_batch_size=2, gradient_accumulation_steps=2)
+    stats = train_sft_launched(EXAMPLES[:16], str(tiny_model), out, recipe, processes=2, cpu=True)
+    assert stats["sharding"] == "fsdp-full_shard" and stats["processes"] == 2
+    assert stats["effective_batch_size"] == 8 and stats["optimizer_steps"] == 4  # 16 examples / 8 x 2 epochs
     assert mean_response_loss(out, tokenizer, EXAMPLES[:16]) < before
     _assert_plain_model_dir(out)

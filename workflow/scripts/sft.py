@@ -3,10 +3,11 @@
 import logging
 import shutil
 
-from alice_w2s.backends.sft import Recipe, train_sft_launched
+from alice_w2s.backends.sft import Recipe, accumulation_steps, train_sft_launched
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import atomic_dir, read_parquet
-from alice_w2s.runner import plain, prompts_from, run_stage
+from alice_w2s.prompts import prompts_from
+from alice_w2s.runner import plain, run_stage
 
 
 def main(smk):
@@ -25,9 +26,13 @@ def main(smk):
         with atomic_dir(smk.output[0]) as tmp:
             shutil.copytree(smk.params.base["path"], tmp, dirs_exist_ok=True)
         return {"n_examples": 0, "passthrough": True}
+    # Several GPUs: one process each, through accelerate launch; the accumulation
+    # keeps the configured effective batch whatever their number.
+    processes = max(1, int(smk.resources.gpu))
+    effective = settings.pop("effective_batch_size")
+    settings["gradient_accumulation_steps"] = accumulation_steps(effective, settings["per_device_batch_size"], processes)
     recipe = Recipe.from_dict({**settings, "seed": smk.params.seed})
-    # Several GPUs: one data-parallel process each, through accelerate launch.
-    return train_sft_launched(examples, smk.params.base["path"], smk.output[0], recipe, processes=int(smk.resources.gpu))
+    return train_sft_launched(examples, smk.params.base["path"], smk.output[0], recipe, processes=processes)
 
 
 if __name__ == "__main__":

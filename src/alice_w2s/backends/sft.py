@@ -20,9 +20,44 @@ from typing import Any
 
 import torch
 
+from alice_w2s.chat import render_chat
 from alice_w2s.io import atomic_dir
 
 IGNORE_INDEX = -100  # label value ignored by the causal-LM cross-entropy
+SHARDING = ("full_shard", "shard_grad_op", "none")
+
+
+def accumulation_steps(effective_batch_size: int, per_device_batch_size: int, processes: int) -> int:
+    """Gradient accumulation that makes per_device x accumulation x processes equal
+    the configured effective batch, whatever the job's GPU count."""
+    per_step = per_device_batch_size * max(1, processes)
+    if effective_batch_size % per_step:
+        raise ValueError(
+            f"sft.effective_batch_size={effective_batch_size} is not a multiple of "
+            f"per_device_batch_size={per_device_batch_size} x {max(1, processes)} processes"
+        )
+    return effective_batch_size // per_step
+
+
+def fsdp_arguments(recipe: Recipe, layer_classes: list[str]) -> dict[str, Any]:
+    """The Trainer arguments of a sharded full fine-tune (FSDP2 through accelerate).
+    Each decoder layer is its own FSDP unit; activation checkpointing goes through
+    FSDP, as Trainer wants it when FSDP is on."""
+    return {
+        "fsdp": True,
+        "fsdp_config": {
+            "version": 2,
+            "reshard_after_forward": recipe.sharding == "full_shard",
+            "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+            "transformer_layer_cls_to_wrap": list(layer_classes),
+            "activation_checkpointing": recipe.gradient_checkpointing,
+            "state_dict_type": "FULL_STATE_DICT",
+        },
+    }
+
+
+def uses_fsdp(recipe: Recipe, processes: int) -> bool:
+    return recipe.mode == "full" and recipe.sharding != "none" and processes > 1
 
 
 @dataclass(frozen=True)
@@ -33,10 +68,16 @@ class Recipe:
     weight_decay: float = 0.01
     lr_scheduler: str = "cosine"
     warmup_steps: int = 100
+    warmup_ratio: float | None = None  # when set, warm-up is this share of the run's optimizer steps
     per_device_batch_size: int = 4
     gradient_accumulation_steps: int = 4  # effective batch = per_device * accum * world size
     max_length: int = 2048
     bf16: bool = False
+    gradient_checkpointing: bool = False
+    # Full fine-tuning in several processes: FSDP "full_shard" (parameters, gradients and
+    # optimizer state sharded), "shard_grad_op" (gradients and optimizer state, like
+    # ZeRO-2) or "none" (plain DDP: every process holds everything).
+    sharding: str = "full_shard"
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -46,6 +87,8 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):
             raise ValueError(f"Recipe.mode must be 'lora' or 'full', got {self.mode!r}")
+        if self.sharding not in SHARDING:
+            raise ValueError(f"Recipe.sharding must be one of {', '.join(SHARDING)}, got {self.sharding!r}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Recipe:
@@ -65,6 +108,8 @@ class Recipe:
                     raise ValueError(f"SFT recipe key {key!r} must be a bool, got {value!r}")
             elif isinstance(default, (int, float)) and isinstance(value, str):
                 value = float(value) if isinstance(default, float) else int(float(value))
+            elif key == "warmup_ratio" and isinstance(value, str):
+                value = float(value)
             elif key == "lora_target_modules" and not isinstance(value, str):
                 value = list(value)
             kwargs[key] = value
@@ -101,9 +146,7 @@ def build_training_example(
     None when no response token survives.
     """
     prompt_ids = _flat_ids(
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True
-        )
+        render_chat(tokenizer, [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
     )
     eos_id = tokenizer.eos_token_id
     if eos_id is None:
@@ -134,12 +177,12 @@ class _PadCollator:
         return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
 
 
-def _save_atomically(model: Any, tokenizer: Any, generation_config: Any, out_dir: Path) -> None:
+def _save_atomically(model: Any, tokenizer: Any, generation_config: Any, out_dir: Path, state_dict: dict | None = None) -> None:
     """Save model and tokenizer so that a crash never leaves a half-written out_dir."""
     with atomic_dir(out_dir) as tmp:
         if generation_config is not None:
             model.generation_config = generation_config
-        model.save_pretrained(tmp)  # safetensors is the only format in transformers 5
+        model.save_pretrained(tmp, state_dict=state_dict)  # safetensors is the only format in transformers 5
         tokenizer.save_pretrained(tmp)
 
 
@@ -153,9 +196,19 @@ def train_sft(
         AutoTokenizer,
         GenerationConfig,
         Trainer,
+        TrainerCallback,
         TrainingArguments,
         set_seed,
     )
+
+    class PeakLearningRate(TrainerCallback):
+        """The largest learning rate any optimizer step used."""
+
+        value = 0.0
+
+        def on_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+            # after optimizer.step(), before the scheduler moves on: the rate this step used
+            self.value = max(self.value, max(group["lr"] for group in optimizer.param_groups))
 
     if not examples:
         raise ValueError("no training examples: the example list is empty")
@@ -201,6 +254,15 @@ def train_sft(
         )
     trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total_params = sum(p.numel() for p in model.parameters())
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    sharded = uses_fsdp(recipe, processes)
+    if sharded:
+        memory_args = fsdp_arguments(recipe, sorted(model._no_split_modules or ()))
+    else:
+        memory_args = {"gradient_checkpointing": recipe.gradient_checkpointing}
+        if recipe.gradient_checkpointing:
+            memory_args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}  # works with LoRA's frozen inputs
+    peak_lr = PeakLearningRate()
 
     with tempfile.TemporaryDirectory(prefix="sft-trainer-") as trainer_dir:
         args = TrainingArguments(
@@ -209,10 +271,12 @@ def train_sft(
             learning_rate=recipe.learning_rate,
             weight_decay=recipe.weight_decay,
             lr_scheduler_type=recipe.lr_scheduler,
-            warmup_steps=recipe.warmup_steps,
+            # a float in [0, 1) is a share of the run's optimizer steps
+            warmup_steps=recipe.warmup_ratio if recipe.warmup_ratio is not None else recipe.warmup_steps,
             per_device_train_batch_size=recipe.per_device_batch_size,
             gradient_accumulation_steps=recipe.gradient_accumulation_steps,
             bf16=use_bf16,
+            **memory_args,
             logging_steps=10,
             save_strategy="no",
             report_to="none",
@@ -226,26 +290,44 @@ def train_sft(
             args=args,
             train_dataset=dataset,  # a list is a valid map-style dataset
             data_collator=_PadCollator(pad_id),
+            callbacks=[peak_lr],
         )
         result = trainer.train()
-        is_local_main = trainer.accelerator.is_local_main_process
-
-        if is_local_main:
+        accelerator = trainer.accelerator
+        save_dtype = torch.bfloat16 if use_bf16 else torch.float32
+        if sharded:
+            # Gathering the full weights is collective: every rank takes part, rank 0 gets them.
+            state = accelerator.get_state_dict(trainer.model)
+            if accelerator.is_main_process:
+                final = accelerator.unwrap_model(trainer.model)
+                final.config.use_cache = True
+                state = {k: v.to(save_dtype) for k, v in state.items()}
+                _save_atomically(final, tokenizer, generation_config, out_dir, state_dict=state)
+        elif accelerator.is_main_process:
             # trainer.model is the unwrapped module (DDP wrapping lives in model_wrapped).
             final = trainer.model
             if recipe.mode == "lora":
                 final = final.merge_and_unload()
-            final = final.to(torch.bfloat16 if use_bf16 else torch.float32)
+            final = final.to(save_dtype)
             final.config.use_cache = True
             _save_atomically(final, tokenizer, generation_config, out_dir)
         # Other ranks must not return (and e.g. read out_dir) before it is written.
-        trainer.accelerator.wait_for_everyone()
+        accelerator.wait_for_everyone()
+        warmup = args.get_warmup_steps(trainer.state.max_steps)
 
     return {
         "n_examples": len(dataset),
         "n_dropped": n_dropped,
         "train_loss": float(result.training_loss),
         "steps": int(result.global_step),
+        "optimizer_steps": int(result.global_step),
+        "warmup_steps": int(warmup),
+        "peak_learning_rate": peak_lr.value,
+        "effective_batch_size": recipe.per_device_batch_size * recipe.gradient_accumulation_steps * processes,
+        "gradient_accumulation_steps": recipe.gradient_accumulation_steps,
+        "processes": processes,
+        "sharding": ("fsdp-" + recipe.sharding) if sharded else "none",
+        "gradient_checkpointing": recipe.gradient_checkpointing,
         "seconds": round(time.perf_counter() - started, 3),
         "trainable_params": int(trainable_params),
         "total_params": int(total_params),
@@ -281,9 +363,11 @@ def train_sft_launched(
         }
         spec_path.write_text(json.dumps(spec))
         command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
-        command += ["--cpu"] if cpu else ["--multi_gpu"]
+        # torchrun in both cases: `accelerate launch --cpu` would start one process only.
+        command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
         command += ["-m", "alice_w2s.backends.sft", str(spec_path)]
-        subprocess.run(command, check=True)
+        env = {**os.environ, "ACCELERATE_USE_CPU": "true"} if cpu else None  # gloo instead of NCCL
+        subprocess.run(command, check=True, env=env)
         return {**json.loads(stats_path.read_text()), "processes": processes}
 
 
