@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import tempfile
@@ -86,12 +87,25 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def read_parquet(path: str | Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    df = pd.read_parquet(path)
+def read_parquet(path: str | Path, required: tuple[str, ...] = (), **kwargs: Any) -> pd.DataFrame:
+    """``path`` as a DataFrame; a truncated or corrupt file is one error naming it."""
+    import pyarrow
+
+    try:
+        df = pd.read_parquet(path, **kwargs)
+    except FileNotFoundError:
+        raise
+    except (pyarrow.ArrowException, OSError) as err:
+        raise ValueError(f"{path}: not a readable Parquet file, truncated or corrupt ({parquet_problem(err)})") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
     return df
+
+
+def parquet_problem(err: Exception) -> str:
+    """pyarrow's reason a Parquet file cannot be read, in a few words."""
+    return re.sub(r"^Could not open Parquet input source '[^']*': ", "", str(err)).split(". ")[0]
 
 
 def write_json(obj: Any, path: str | Path) -> None:
