@@ -11,7 +11,8 @@ from alice_w2s import answers
         ("#### $12.", "12"),
         ("#### 2.50", "2.5"),
         ("first #### 3 then #### -4", "-4"),
-        ("the answer is 7", None),
+        ("the answer is 7", "7"),  # a stated answer, in words
+        ("3 apples plus 4 pears make 7 fruits", None),  # no commitment: never the last number
         (None, None),
     ],
 )
@@ -27,7 +28,9 @@ def test_choice_extraction_takes_the_last_sentence():
 
 def test_text_extraction_prefers_the_answer_marker():
     assert answers.extract("text", "It flows north.\nAnswer: The Nile.") == "The Nile"
-    assert answers.extract("text", "line one\nParis") == "Paris"
+    # without a marker, a multi-line response singles out no answer; one line is its own answer
+    assert answers.extract("text", "line one\nParis") is None
+    assert answers.extract("text", "Paris.") == "Paris"
     assert answers.extract("text", "   ") is None
 
 
@@ -57,3 +60,45 @@ def test_text_contain_match_and_squad_metrics():
 
 def test_token_f1_partial_overlap():
     assert answers.token_f1("the big red house", "red house") == pytest.approx(2 * (2 / 3) * 1 / (2 / 3 + 1))
+
+
+# Closing lines as Qwen2.5 / Llama-3 instruct models write them (item 6 of issue 8).
+@pytest.mark.parametrize(
+    ("answer_type", "response", "flexible", "strict"),
+    [
+        ("choice", "Photosynthesis needs light.\nSo the correct choice is **B**.", "B", None),
+        ("choice", "So, the correct choice is B.", "B", None),
+        ("choice", "Considering all options, the correct choice is: B", "B", None),
+        ("choice", "Hence the correct choice is option B.", "B", None),  # not "O"
+        ("choice", "The correct answer is (C).", "C", None),
+        ("choice", "My choice is A.", "A", None),  # the reference scripts' sentence
+        ("choice", "So the correct choice is D.", "D", "D"),
+        ("choice", "Option A is wrong and option C looks better.", None, None),  # no commitment
+        ("choice", "I think the answer is a matter of taste.", None, None),  # an article, not choice A
+        ("number", "18 in total.\n#### **18**", "18", None),
+        ("number", "She pays $1,200.\n#### $1,200.", "1200", None),
+        ("number", "The final answer is $\\boxed{42}$.", "42", None),
+        ("number", "#### 1,234", "1234", "1234"),
+        ("number", "He has 3 apples and buys 4 more.", None, None),
+        ("text", "**Answer:** Paris", "Paris", "Paris"),
+        ("text", "It is in France. The final answer is Lyon.", "Lyon", None),
+    ],
+)
+def test_real_model_closing_lines(answer_type, response, flexible, strict):
+    assert answers.extract(answer_type, response) == flexible
+    assert answers.extract(answer_type, response, strict=True) == strict
+
+
+def test_score_reports_strict_beside_flexible():
+    s = answers.score("number", "#### $1,200.", "1200")
+    assert s.correct and s.parsed and s.strict_extracted is None and not s.strict_correct
+    exact = answers.score("choice", "So the correct choice is C.", "C")
+    assert exact.correct and exact.strict_correct
+
+
+def test_paper_contain_match_uses_only_the_given_golds():
+    # TriviaQA: the reference accepts a normalised alias inside the lower-cased response
+    response = "It is St. Louis.\nAnswer: St. Louis"
+    s = answers.score("text", response, "St. Louis", ["st louis"], contain_golds=["st louis"], lenient_aliases=["St. Louis"])
+    assert not s.correct  # "st louis" is not in "it is st. louis."
+    assert s.lenient_correct and s.exact_match == 1.0

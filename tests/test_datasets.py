@@ -68,3 +68,60 @@ def test_prepare_local_jsonl(tmp_path):
 
 def test_every_registry_entry_has_a_known_answer_type():
     assert {spec.answer_type for spec in REGISTRY.values()} == {"number", "choice", "text"}
+
+
+def _rc_records(n_questions: int) -> list[dict]:
+    """TriviaQA `rc` shape: each question twice (web and Wikipedia evidence), one question_id."""
+    records = []
+    for i in range(n_questions):
+        answer = {
+            "value": f"St. Kalo {i}",
+            "aliases": [f"St. Kalo {i}", f"Saint Kalo {i}"],
+            "normalized_value": f"st kalo {i}",
+            "normalized_aliases": [f"st kalo {i}", f"saint kalo {i}"],
+        }
+        for source in ("web", "wikipedia"):
+            records.append({
+                "question": f"Which saint is number {i}?",
+                "question_id": f"tc_{i}",
+                "question_source": "http://example.org",
+                "entity_pages": {"doc_source": [source], "wiki_context": ["a long evidence text " * 50]},
+                "search_results": {"search_context": ["more evidence " * 50]},
+                "answer": answer,
+            })
+    return records
+
+
+def test_triviaqa_rc_with_repeated_question_ids_keeps_every_row(tmp_path):
+    files = {}
+    for part, n in (("train", 8), ("eval", 3)):
+        files[part] = str(tmp_path / f"{part}.parquet")
+        pd.DataFrame(_rc_records(n)).to_parquet(files[part])
+    cfg = {"kind": "triviaqa", "source": "local", "files": files}
+    parts = prepare("tq", cfg)
+    assert [len(parts[p]) for p in ("teacher", "transfer", "eval")] == [8, 8, 6]
+    ids = pd.concat([parts["teacher"]["id"], parts["transfer"]["id"]])
+    assert ids.is_unique and ids.iloc[0] == "tc_0#0" and ids.iloc[1] == "tc_0#1"
+    deduped = prepare("tq", {**cfg, "dedupe_questions": True})
+    assert [len(deduped[p]) for p in ("teacher", "transfer", "eval")] == [4, 4, 3]
+    assert deduped["teacher"]["question"].is_unique
+
+
+def test_local_parquet_loads_only_the_fields_the_normaliser_reads(tmp_path):
+    from alice_w2s.datasets.prepare import load_records
+
+    path = tmp_path / "train.parquet"
+    pd.DataFrame(_rc_records(2)).to_parquet(path)
+    records = load_records(get_spec("triviaqa"), {"source": "local", "files": {"train": str(path)}}, "train")
+    # the evidence columns are never read into memory
+    assert set(records[0]) == {"answer", "question", "question_id"}
+
+
+def test_triviaqa_paper_metric_is_normalised_aliases_in_the_lower_cased_response():
+    spec = get_spec("triviaqa")
+    row = spec.normalize(_rc_records(1)[0], 0)
+    assert row["aliases"] == ["st kalo 0", "saint kalo 0"]
+    # "st. kalo 0" holds the raw value but no normalised alias: wrong by the paper's metric
+    raw_only = spec.score("I believe it is St. Kalo 0.\nAnswer: St. Kalo 0", row)
+    assert not raw_only.correct and raw_only.lenient_correct and raw_only.exact_match == 1.0
+    assert spec.score("Answer: saint kalo 0", row).correct

@@ -19,9 +19,35 @@ def test_rejection_sampling_keeps_the_first_correct_try(scripted, math_rows):
     rows, _ = cot.rejection_sample(math_rows, spec, gen, Sampling(temperature=0.7, n=4), PROMPTS)
     assert rows["correct"].tolist() == [True, False]
     assert rows["tries_used"].tolist() == [3, 4]
-    assert "one to three sentences" in gen.calls[0][0][0]  # the CoT instruction is in the prompt
+    assert "step" in gen.calls[0][0][0]  # the CoT instruction is in the prompt
     assert gen.calls[0][1].n == 4  # all tries in one request per question
     assert len(labels.teacher_cot_set(rows)) == 1
+
+
+def test_cot_prompt_limits_length_for_qa_only(scripted):
+    """The reference asks QA sets for 1-3 sentences of reasoning and ARC for full
+    step-by-step reasoning; our CoT prompt follows the answer type."""
+    asked = {}
+    for kind, answer in (("toy_trivia", "Paris"), ("toy_choice", "B")):
+        rows = pd.DataFrame({"id": ["x"], "question": ["Q?"], "answer": [answer], "aliases": [[]]})
+        gen = scripted(lambda p, i: "no")
+        cot.rejection_sample(rows, get_spec(kind), gen, Sampling(temperature=0.7), PROMPTS)
+        asked[kind] = gen.calls[0][0][0]
+    assert "one to three sentences" in asked["toy_trivia"]
+    assert "one to three sentences" not in asked["toy_choice"] and "step by step" in asked["toy_choice"]
+
+
+def test_qa_synthesis_forbids_not_knowing(scripted):
+    questions = pd.DataFrame({"id": ["a"], "question": ["Qa"]})
+    own = pd.DataFrame({"id": ["a"], "response": ["mine"]})
+    teacher = pd.DataFrame({"id": ["a"], "question": ["Qa"], "teacher_answer": ["ta"], "n_clusters": [2], "uncertainty": ["u"]})
+    prompts = {}
+    for answer_type in ("text", "number"):
+        gen = scripted(lambda p, i: "Answer: x\n#### 1")
+        student.synthesize(questions, answer_type, own, [teacher], gen, Sampling(), PROMPTS)
+        prompts[answer_type] = gen.calls[0][0][0]
+    assert "never reply that you do not know" in prompts["text"]
+    assert "do not know" not in prompts["number"]
 
 
 def test_human_cot_needs_no_model(math_rows):
@@ -85,7 +111,7 @@ def test_summarizer_runs_only_for_several_clusters(scripted):
         [["one", 0, 5, "r1", 0, "1", True, 6], ["two", 0, 3, "a", 0, "1", True, 6], ["two", 1, 2, "b", 1, "2", False, 6]]
     )
     gen = scripted(lambda p, i: "I am unsure whether to add or multiply.")
-    out, _ = summarize.summarize_uncertainty(questions, clusters, gen, Sampling(temperature=0.9), PROMPTS)
+    out, _, _ = summarize.summarize_uncertainty(questions, clusters, gen, Sampling(temperature=0.9), PROMPTS)
     assert len(gen.calls) == 1 and len(gen.calls[0][0]) == 1
     assert "1. a" in gen.calls[0][0][0] and "2. b" in gen.calls[0][0][0]
     by_id = out.set_index("id")
@@ -103,12 +129,54 @@ def test_synthesis_label_sources(scripted, math_rows):
     )
     gen = scripted(lambda p, i: "improved\n#### 9")
     out, _, counts = student.synthesize(questions, "number", own, [teacher], gen, Sampling(), PROMPTS)
-    assert counts == {"synthesis": 1, "teacher_single_cluster": 1, "no_teacher_answer": 1}
+    assert counts == {"synthesis": 1, "teacher_single_cluster": 1, "no_teacher_answer": 1, "synthesis_unparsable": 0}
     assert out.set_index("id")["label"].to_dict() == {"a": "ta", "b": "improved\n#### 9"}
     prompt = gen.calls[0][0][0]
     assert "mine b" in prompt and "tb" in prompt and "unsure about units" in prompt and "####" in prompt
     _, _, _ = student.synthesize(questions, "number", own, [teacher], gen, Sampling(), PROMPTS, use_uncertainty=False)
     assert "unsure about units" not in gen.calls[-1][0][0]
+
+
+def test_unparsable_synthesis_is_counted_and_dropped_unless_kept(scripted):
+    questions = pd.DataFrame({"id": ["a", "b"], "question": ["Qa", "Qb"]})
+    own = pd.DataFrame({"id": ["a", "b"], "response": ["mine a", "mine b"]})
+    teacher = pd.DataFrame({"id": ["a", "b"], "question": ["Qa", "Qb"], "teacher_answer": ["ta", "tb"],
+                            "n_clusters": [2, 2], "uncertainty": ["u", "u"]})
+    gen = scripted(lambda p, i: "So the correct choice is **B**." if "mine a" in p else "I cannot decide.")
+    out, _, counts = student.synthesize(questions, "choice", own, [teacher], gen, Sampling(), PROMPTS)
+    assert out["id"].tolist() == ["a"] and counts["synthesis_unparsable"] == 1 and counts["synthesis"] == 1
+    kept, _, counts = student.synthesize(questions, "choice", own, [teacher], gen, Sampling(), PROMPTS, keep_unparsable=True)
+    assert kept["id"].tolist() == ["a", "b"] and counts["synthesis_unparsable"] == 1 and counts["synthesis"] == 2
+
+
+def test_summarizer_prompt_limits_are_applied_and_counted(scripted):
+    from alice_w2s.backends.generation import GenerationResult
+
+    questions = pd.DataFrame({"id": ["q", "r"], "question": ["Q1", "Q2"]})
+    long = "start " + "x" * 500 + " #### 7"
+    rows = [["q", i, 5 - i, long if i == 0 else f"rep{i}", i, str(i), i == 0, 20] for i in range(4)]
+    rows += [["r", 0, 3, "ra", 0, "1", True, 6], ["r", 1, 2, "rb", 1, "2", False, 6]]
+    gen = scripted(lambda p, i: "I am unsure.")
+    out, _, counts = summarize.summarize_uncertainty(
+        questions, _clusters(rows), gen, Sampling(temperature=0.9), PROMPTS,
+        max_representatives=2, max_representative_chars=40,
+    )
+    prompt = gen.calls[0][0][0]
+    # the two largest clusters only; the long one keeps its start and its final line
+    assert "1. start" in prompt and "2. rep1" in prompt and "rep2" not in prompt and "rep3" not in prompt
+    assert "1. start " + "x" * 14 + summarize.TRUNCATION_MARK + "x" * 13 + " #### 7\n" in prompt
+    assert counts == {"representatives_dropped": 2, "representatives_truncated": 1, "summaries_skipped": 0}
+
+    class Skipping(scripted):  # a backend that could not fit the first prompt
+        def generate(self, chats, sampling):
+            result = super().generate(chats, sampling)
+            return GenerationResult([[""]] + result.texts[1:], 0, 0, 0.0, skipped_prompts=1)
+
+    out, _, counts = summarize.summarize_uncertainty(
+        questions, _clusters(rows), Skipping(lambda p, i: "unsure"), Sampling(temperature=0.9), PROMPTS
+    )
+    assert counts["summaries_skipped"] == 1 and pd.isna(out.set_index("id").loc["q", "uncertainty"])
+    assert out.set_index("id").loc["r", "uncertainty"] == "unsure"
 
 
 def test_several_teachers_share_one_synthesis_prompt(scripted):
@@ -121,7 +189,7 @@ def test_several_teachers_share_one_synthesis_prompt(scripted):
     gen = scripted(lambda p, i: "merged\n#### 1")
     out, _, counts = student.synthesize(questions, "number", own, [first, second], gen, Sampling(), PROMPTS)
     # with two teachers a single-cluster answer is not taken as is: the student merges
-    assert counts == {"synthesis": 2, "teacher_single_cluster": 0, "no_teacher_answer": 0}
+    assert counts == {"synthesis": 2, "teacher_single_cluster": 0, "no_teacher_answer": 0, "synthesis_unparsable": 0}
     prompt_a, prompt_b = gen.calls[0][0]
     assert "first a" in prompt_a and "second a" in prompt_a and "second unsure" in prompt_a
     assert "first b" in prompt_b and "first unsure" in prompt_b and "second" not in prompt_b
@@ -150,3 +218,14 @@ def test_evaluation_counts_every_item(scripted, math_rows):
     summary = evaluate.summarize(items)
     assert summary["n"] == 2 and summary["accuracy"] == 0.5 and summary["unparsed_rate"] == 0.5
     assert summary["accuracy_stderr"] == pytest.approx(0.5 / np.sqrt(2))
+
+
+def test_evaluation_reports_strict_and_lenient_beside_the_paper_metric(scripted, math_rows):
+    gen = scripted(lambda p, i: "#### **5**" if "2 + 3" in p else "#### 20")
+    summary = evaluate.summarize(evaluate.evaluate(math_rows, get_spec("gsm8k"), gen, Sampling(), PROMPTS)[0])
+    assert summary["accuracy"] == 1.0 and summary["strict_accuracy"] == 0.5 and summary["strict_unparsed_rate"] == 0.5
+    trivia = pd.DataFrame({"id": ["t"], "question": ["Where?"], "answer": ["St. Louis"], "aliases": [["st louis"]],
+                           "lenient_aliases": [["Saint Louis"]]})
+    items = evaluate.score_responses(trivia, get_spec("triviaqa"), ["It is St. Louis.\nAnswer: St. Louis"])
+    summary = evaluate.summarize(items)
+    assert summary["accuracy"] == 0.0 and summary["lenient_accuracy"] == 1.0

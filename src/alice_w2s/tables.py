@@ -18,10 +18,14 @@ from alice_w2s import pgr
 # lists every artifact and setting behind the number.
 CSV_COLUMNS = [
     "block", "row", "setting", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate",
-    "exact_match", "f1", "weak", "strong", "pgr", "pgr_low", "pgr_high", "gap", "gap_low", "gap_high",
-    "pgr_note", "source",
+    "strict_accuracy", "lenient_accuracy", "exact_match", "f1", "weak", "strong", "pgr", "pgr_low", "pgr_high",
+    "gap", "gap_low", "gap_high", "pgr_note", "source",
 ]
-SUMMARY_KEYS = ["n", "accuracy", "accuracy_stderr", "unparsed_rate", "exact_match", "f1"]
+# strict_accuracy (number/choice) and lenient_accuracy (text) sit beside the paper's
+# accuracy; summaries written before they existed leave them empty.
+SUMMARY_KEYS = [
+    "n", "accuracy", "accuracy_stderr", "unparsed_rate", "strict_accuracy", "lenient_accuracy", "exact_match", "f1",
+]
 
 
 def collect(
@@ -107,6 +111,13 @@ def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confid
             )
             lines += _grid(with_baselines, datasets, _pgr_text, second="Weak / Strong")
         qa = [d for d in datasets if d in text_datasets]
+        formatted = [d for d in datasets if d not in text_datasets]
+        if formatted and group["strict_accuracy"].notna().all():
+            lines += ["", "Strict-match accuracy (%): only the exact closing line the prompt asks for counts:", ""]
+            lines += _grid(group, formatted, lambda c: _percent(c.strict_accuracy))
+        if qa and group["lenient_accuracy"].notna().all():
+            lines += ["", "Lenient contain-match accuracy (%): the value and raw aliases count too:", ""]
+            lines += _grid(group, qa, lambda c: _percent(c.lenient_accuracy))
         if qa:
             lines += ["", "Normalised exact match / token F1 (%) of the short answer:", ""]
             lines += _grid(group, qa, lambda c: f"{_percent(c.exact_match)} / {_percent(c.f1)}")

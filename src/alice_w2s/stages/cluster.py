@@ -7,8 +7,9 @@ embeddings above ``threshold`` (free text). Singleton clusters are discarded.
 Each cluster's representative is its reference response; the teacher's final
 response is the representative of the largest cluster (earliest on ties).
 
-Unlike the reference, every response is embedded once (all questions in one
-batch) and clustering runs on the similarity matrix.
+Unlike the reference, every response is embedded once and clustering runs on
+the similarity matrix. With an instruction, each question's responses are
+encoded after that question's instruction (Instructor-style).
 """
 
 from __future__ import annotations
@@ -82,16 +83,16 @@ def cluster_samples(
             raise ValueError("free-text clustering needs an embedder and a threshold")
         question_text = dict(zip(questions["id"], questions["question"], strict=True))
         ordered = [(qid, groups[qid]) for qid in questions["id"] if qid in groups]
-        texts = [
-            instruction.format(question=question_text[qid]) + text
-            for qid, group in ordered
-            for text in group["response"].fillna("")
-        ]
-        vectors = embedder.encode(texts)
-        start = 0
-        for qid, group in ordered:
-            block = vectors[start : start + len(group)]
-            start += len(group)
+        if instruction:  # one instruction per question: one encoder call per question
+            blocks = [
+                embedder.encode(group["response"].fillna("").tolist(), instruction.format(question=question_text[qid]))
+                for qid, group in ordered
+            ]
+        else:  # all questions' responses in one call
+            vectors = embedder.encode([text for _, group in ordered for text in group["response"].fillna("")])
+            ends = np.cumsum([len(group) for _, group in ordered])
+            blocks = np.split(vectors, ends[:-1]) if len(ordered) else []
+        for (qid, group), block in zip(ordered, blocks, strict=True):
             rows += _rows_for_question(qid, group, clusters_by_similarity(block, threshold))
     return pd.DataFrame(rows, columns=COLUMNS)
 

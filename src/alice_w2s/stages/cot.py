@@ -8,11 +8,15 @@ solutions (GSM8K) use those instead and need no generation.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 from alice_w2s.datasets.registry import DatasetSpec
 from alice_w2s.prompts import Prompts, user_chat
+
+if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
+    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 
 COLUMNS = ["id", "question", "response", "extracted", "correct", "tries_used", "source"]
 
@@ -32,7 +36,8 @@ def rejection_sample(
 ) -> tuple[pd.DataFrame, GenerationResult]:
     """One row per question: the first correct try, or the first try if none is correct."""
     chats = [
-        user_chat(prompts.render("cot.txt", question_prompt=prompts.question(spec.answer_type, q)))
+        # per answer type: the reference limits QA reasoning to 1-3 sentences, not ARC's
+        user_chat(prompts.render(f"cot/{spec.answer_type}.txt", question_prompt=prompts.question(spec.answer_type, q)))
         for q in teacher_half["question"]
     ]
     result = generator.generate(chats, sampling)

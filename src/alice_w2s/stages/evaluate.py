@@ -1,16 +1,23 @@
 """Evaluation: greedy answers on the eval split, scored by the dataset's registry
 entry. Every item is in the denominator; an unparsable response is wrong and
-counted in ``unparsed_rate``."""
+counted in ``unparsed_rate``. ``accuracy`` is the paper's metric (flexible
+extraction for numbers and choices; contain-match for text); beside it,
+``strict_accuracy`` (only the exact closing line counts, as lm-evaluation-harness's
+strict-match) and ``lenient_accuracy`` (text: raw aliases and the value too)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import math
 
 import pandas as pd
 
-from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 from alice_w2s.datasets.registry import DatasetSpec
 from alice_w2s.prompts import Prompts, user_chat
+
+if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
+    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 
 
 def evaluate(
@@ -27,7 +34,9 @@ def score_responses(eval_rows: pd.DataFrame, spec: DatasetSpec, responses: list[
         s = spec.score(response, row)
         items.append(
             {"id": row["id"], "response": response, "extracted": s.extracted, "gold": row["answer"],
-             "parsed": s.parsed, "correct": s.correct, "exact_match": s.exact_match, "f1": s.f1}
+             "parsed": s.parsed, "correct": s.correct, "exact_match": s.exact_match, "f1": s.f1,
+             "strict_extracted": s.strict_extracted, "strict_correct": s.strict_correct,
+             "lenient_correct": s.lenient_correct}
         )
     return pd.DataFrame(items)
 
@@ -43,6 +52,10 @@ def summarize(items: pd.DataFrame) -> dict:
         "accuracy": accuracy,
         "accuracy_stderr": math.sqrt(accuracy * (1 - accuracy) / n),
         "unparsed_rate": float(1 - items["parsed"].mean()),
+        # absent from items scored before these columns existed
+        **({"strict_accuracy": float(items["strict_correct"].mean()),
+            "strict_unparsed_rate": float(items["strict_extracted"].isna().mean())} if "strict_correct" in items else {}),
+        **({"lenient_accuracy": float(items["lenient_correct"].mean())} if "lenient_correct" in items else {}),
         "exact_match": float(items["exact_match"].mean()),
         "f1": float(items["f1"].mean()),
     }

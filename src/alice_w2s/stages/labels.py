@@ -7,11 +7,15 @@ stage turns ``question`` into the dataset's user prompt.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 from alice_w2s.datasets.registry import DatasetSpec
 from alice_w2s.prompts import Prompts, user_chat
+
+if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
+    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 
 COLUMNS = ["id", "question", "label", "source"]
 

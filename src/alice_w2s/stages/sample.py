@@ -3,11 +3,15 @@ one request per question with ``n = K``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 from alice_w2s.datasets.registry import DatasetSpec
 from alice_w2s.prompts import Prompts, user_chat
+
+if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
+    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 
 COLUMNS = ["id", "sample_idx", "response", "extracted"]
 

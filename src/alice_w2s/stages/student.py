@@ -5,15 +5,23 @@ the question, its own answer and each teacher's final answer (plus, unless
 ablated, the teacher's uncertainty), and keeps or improves its answer. The
 synthesized response is the training label. Where a single teacher gave a
 single-cluster answer, that answer is the label as it is; where no teacher has
-an answer (no cluster survived), the question gets no label.
+an answer (no cluster survived), the question gets no label. A synthesized
+response with no parsable final answer is dropped (counted as
+``synthesis_unparsable``) unless ``keep_unparsable`` is set: training on it would
+teach the student to end without an answer.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+from alice_w2s.answers import extract
 from alice_w2s.prompts import Prompts, user_chat
+
+if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
+    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 
 LABEL_COLUMNS = ["id", "question", "label", "source"]
 
@@ -51,12 +59,13 @@ def synthesize(
     sampling: Sampling,
     prompts: Prompts,
     use_uncertainty: bool = True,
+    keep_unparsable: bool = False,
 ) -> tuple[pd.DataFrame, GenerationResult | None, dict]:
     """Labels for the pool questions, and counts of where they came from."""
     own = dict(zip(own_answers["id"], own_answers["response"], strict=True))
     teacher_maps = [{row["id"]: row for row in t.to_dict("records")} for t in teachers]
     labels, chats, pending = [], [], []
-    counts = {"synthesis": 0, "teacher_single_cluster": 0, "no_teacher_answer": 0}
+    counts = {"synthesis": 0, "teacher_single_cluster": 0, "no_teacher_answer": 0, "synthesis_unparsable": 0}
     for row in questions.to_dict("records"):
         answered = [m[row["id"]] for m in teacher_maps if row["id"] in m and _present(m[row["id"]]["teacher_answer"])]
         if not answered:
@@ -79,6 +88,10 @@ def synthesize(
     if chats:
         result = generator.generate(chats, sampling)
         for row, texts in zip(pending, result.texts, strict=True):
+            if extract(answer_type, texts[0]) is None:
+                counts["synthesis_unparsable"] += 1
+                if not keep_unparsable:
+                    continue
             labels.append([row["id"], row["question"], texts[0], "synthesis"])
             counts["synthesis"] += 1
     order = {qid: i for i, qid in enumerate(questions["id"])}

@@ -5,22 +5,52 @@ representatives and writes, in the first person, what the teacher is unsure
 about (or ``N/A``). Questions with a single cluster skip the summarizer: their
 uncertainty stays null and the teacher's final response will become the
 student's label directly. Questions with no cluster have no teacher answer.
+
+The prompt must fit the summarizer's context, so it holds at most
+``max_representatives`` representatives (the largest clusters; the reference
+shows all), and a representative longer than ``max_representative_chars`` keeps
+its first and last halves of that budget around ``[...]`` (its opening reasoning
+and its final answer). A prompt that still does not fit is skipped by the
+backend; its question keeps a null uncertainty. All three are counted.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 from alice_w2s.prompts import Prompts, user_chat
+
+if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
+    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
 
 COLUMNS = ["id", "question", "teacher_answer", "n_clusters", "uncertainty"]
 
 
-def teacher_answers(questions: pd.DataFrame, clusters: pd.DataFrame) -> tuple[list[list], dict[int, str]]:
+TRUNCATION_MARK = " [...] "
+
+
+def shorten(text: str, max_chars: int | None) -> str:
+    """``text`` cut to its first and last halves of ``max_chars`` characters."""
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    head = max_chars // 2
+    return text[:head].rstrip() + TRUNCATION_MARK + text[len(text) - (max_chars - head) :].lstrip()
+
+
+def teacher_answers(
+    questions: pd.DataFrame,
+    clusters: pd.DataFrame,
+    max_representatives: int | None = None,
+    max_representative_chars: int | None = None,
+    counts: dict | None = None,
+) -> tuple[list[list], dict[int, str]]:
     """Per question: [id, question, final answer, cluster count, None], and the
     numbered cluster representatives of the questions with several clusters
     (row position -> text), which are the ones worth summarizing."""
+    counts = {} if counts is None else counts
+    counts.update(representatives_dropped=0, representatives_truncated=0)
     by_question = {qid: group.sort_values("cluster_idx") for qid, group in clusters.groupby("id", sort=False)}
     rows, several = [], {}
     for row in questions.to_dict("records"):
@@ -31,7 +61,11 @@ def teacher_answers(questions: pd.DataFrame, clusters: pd.DataFrame) -> tuple[li
         final = group.loc[group["is_final"], "representative"].iloc[0]
         rows.append([row["id"], row["question"], final, len(group), None])
         if len(group) > 1:
-            several[len(rows) - 1] = "\n\n".join(f"{i + 1}. {text}" for i, text in enumerate(group["representative"]))
+            shown = group["representative"].tolist()[:max_representatives]  # cluster_idx ranks by size
+            counts["representatives_dropped"] += len(group) - len(shown)
+            cut = [shorten(text, max_representative_chars) for text in shown]
+            counts["representatives_truncated"] += sum(a != b for a, b in zip(cut, shown, strict=True))
+            several[len(rows) - 1] = "\n\n".join(f"{i + 1}. {text}" for i, text in enumerate(cut))
     return rows, several
 
 
@@ -42,9 +76,20 @@ def teacher_table(questions: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFra
 
 
 def summarize_uncertainty(
-    questions: pd.DataFrame, clusters: pd.DataFrame, generator: Generator | None, sampling: Sampling, prompts: Prompts
-) -> tuple[pd.DataFrame, GenerationResult | None]:
-    rows, several = teacher_answers(questions, clusters)
+    questions: pd.DataFrame,
+    clusters: pd.DataFrame,
+    generator: Generator | None,
+    sampling: Sampling,
+    prompts: Prompts,
+    max_representatives: int | None = None,
+    max_representative_chars: int | None = None,
+) -> tuple[pd.DataFrame, GenerationResult | None, dict]:
+    """The uncertainty table, the generation result, and counts of what the
+    prompt limits cut (``representatives_dropped``, ``representatives_truncated``)
+    and of prompts the backend skipped as too long (``summaries_skipped``)."""
+    counts: dict = {}
+    rows, several = teacher_answers(questions, clusters, max_representatives, max_representative_chars, counts)
+    counts["summaries_skipped"] = 0
     result = None
     if several:
         if generator is None:
@@ -54,6 +99,8 @@ def summarize_uncertainty(
             user_chat(prompts.render("summarize.txt", question=rows[p][1], responses=several[p])) for p in positions
         ]
         result = generator.generate(chats, sampling)
+        counts["summaries_skipped"] = result.skipped_prompts
         for position, texts in zip(positions, result.texts, strict=True):
-            rows[position][4] = texts[0].strip()
-    return pd.DataFrame(rows, columns=COLUMNS), result
+            # a skipped prompt's empty response: no statement, not an empty one
+            rows[position][4] = texts[0].strip() or None
+    return pd.DataFrame(rows, columns=COLUMNS), result, counts

@@ -1,0 +1,29 @@
+"""Tables carry the strict and lenient readings beside the paper's accuracy
+(issue 8, items 6 and 9)."""
+
+import json
+
+import pandas as pd
+
+from alice_w2s import plan, tables
+
+
+def test_strict_and_lenient_columns_reach_the_csv_and_markdown(tmp_path):
+    table = {"datasets": ["math", "trivia"], "blocks": [{"name": "w -> s", "chain": ["w", "s"]}]}
+    cells = plan.table_cells(table)
+    for dataset in table["datasets"]:
+        for model in {c["model"] for c in cells}:
+            pd.DataFrame({"id": ["a", "b"], "correct": [True, False]}).to_parquet(tmp_path / f"{dataset}-{model}.parquet")
+            summary = {"n": 2, "accuracy": 0.5, "accuracy_stderr": 0.35, "unparsed_rate": 0.0, "exact_match": 0.0,
+                       "f1": 0.0, "strict_accuracy": 0.25, "lenient_accuracy": 0.75}
+            (tmp_path / f"{dataset}-{model}.json").write_text(json.dumps(summary))
+    frame = tables.collect(
+        cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
+        {"bootstrap_iterations": 100, "confidence": 0.95, "seed": 0},
+    )
+    assert (frame["strict_accuracy"] == 0.25).all() and (frame["lenient_accuracy"] == 0.75).all()
+    text = tables.to_markdown(frame, "T", {"trivia"}, 0.95)
+    strict = text.split("Strict-match accuracy", 1)[1].split("\n\n", 2)[1]
+    lenient = text.split("Lenient contain-match accuracy", 1)[1].split("\n\n", 2)[1]
+    assert "| Method | Setting | math |" in strict and "trivia" not in strict and "| 25.00 |" in strict
+    assert "| Method | Setting | trivia |" in lenient and "| 75.00 |" in lenient
