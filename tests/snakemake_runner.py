@@ -21,7 +21,8 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900, checkout: Path = RO
 
 def copy_checkout(target: Path) -> Path:
     """The workflow's files (not results, venv or git) copied to ``target``."""
-    for name in ("Snakefile", "rules", "workflow", "config", "resources", "src"):
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "rules", "workflow", "config", "resources", "src", "profiles"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))

@@ -11,7 +11,7 @@ import pytest
 
 from snakemake_runner import job_counts, snakemake
 
-from alice_w2s.plan import select_pool
+from alice_w2s.pools import select_pool
 
 pytestmark = pytest.mark.e2e
 DATASET = "toy_trivia"

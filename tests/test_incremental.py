@@ -2,11 +2,14 @@
 check the exact set of jobs Snakemake then plans: the stage that uses the
 changed thing and what depends on it; nothing upstream, nothing beside."""
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from snakemake_runner import planned_outputs, snakemake
+from snakemake_runner import copy_checkout, planned_outputs, snakemake
 
 pytestmark = pytest.mark.incremental
 D = "toy_trivia"  # Table 3 of the embedded default, as the session's run made it
@@ -17,14 +20,26 @@ MID = f"{FIRST}.c2"
 W2S = (f"{M}~{L}@w2s-cot", f"{S}~{M}@w2s-cot.c2", f"{S}~{M}~{L}@w2s-cot")
 
 
-def plan_with(checkout: Path, overlay: str | None = None) -> set[tuple[str, str]]:
-    args = ["-n", "table3"]
+def plan_with(checkout: Path, overlay: str | None = None, *args: str, workdir: Path | None = None) -> set[tuple[str, str]]:
+    args = ("-n", "table3", *args)
     if overlay is not None:
         (checkout / "overlay.yaml").write_text(overlay)
-        args += ["--configfile", str(checkout / "config" / "config.yaml"), str(checkout / "overlay.yaml")]
-    result = snakemake(checkout, *args, checkout=checkout)
+        args += ("--configfile", str(checkout / "config" / "config.yaml"), str(checkout / "overlay.yaml"))
+    result = snakemake(workdir or checkout, *args, checkout=checkout)
     assert result.returncode == 0, result.stderr[-3000:]
     return planned_outputs(result.stdout)
+
+
+def plan_after_replace(checkout: Path, relative: str, old: str, new: str) -> set[tuple[str, str]]:
+    """The plan after replacing ``old`` (which must occur) in one file; the file is restored."""
+    path = checkout / relative
+    original = path.read_text()
+    assert old in original, f"{old!r} not in {relative}"
+    try:
+        path.write_text(original.replace(old, new, 1))
+        return plan_with(checkout)
+    finally:
+        path.write_text(original)
 
 
 def plan_after_edit(checkout: Path, relative: str, appended: str) -> set[tuple[str, str]]:
@@ -101,5 +116,85 @@ def test_k_reruns_sampling_and_everything_after_it(embedded_run):
 
 
 def test_a_stage_code_change_reruns_that_stage_and_its_dependants(embedded_run):
-    planned = plan_after_edit(embedded_run, "src/alice_w2s/stages/cluster.py", "\n# a change to the clustering code\n")
+    planned = plan_after_edit(embedded_run, "src/alice_w2s/stages/cluster.py", "\nMIN_CLUSTER_SIZE = 2\n")
     assert planned == clusters_of_teachers() | ALICE | TABLE
+
+
+def test_a_workflow_script_change_reruns_its_rule_and_its_dependants(embedded_run):
+    planned = plan_after_edit(embedded_run, "workflow/scripts/cluster.py", "\nprint('clustered')\n")
+    assert planned == clusters_of_teachers() | ALICE | TABLE
+
+
+def touch_all(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.utime(path)
+
+
+def test_a_fresh_clone_with_the_results_copied_in_plans_nothing(embedded_run, tmp_path):
+    """A clone's files are all newer than the results (as after `git clone`); the
+    results and .snakemake/ are copied with their times (`cp -a`)."""
+    clone = copy_checkout(tmp_path / "clone")
+    touch_all(clone)
+    for name in ("results", ".snakemake"):
+        shutil.copytree(embedded_run / name, clone / name, symlinks=True)
+    assert plan_with(clone) == set()
+
+
+def test_touching_every_file_of_the_checkout_plans_nothing(embedded_run):
+    for name in ("Snakefile", "rules", "workflow", "config", "resources", "src", "profiles"):
+        path = embedded_run / name
+        touch_all(path) if path.is_dir() else os.utime(path)
+    assert plan_with(embedded_run) == set()
+
+
+COMMENT_EDITS = [
+    "src/alice_w2s/backends/generation.py",
+    "src/alice_w2s/plan.py",
+    "src/alice_w2s/runner.py",
+    "src/alice_w2s/io.py",
+    "src/alice_w2s/stages/cluster.py",
+    "workflow/scripts/sample.py",
+    "rules/alice.smk",
+]
+
+
+@pytest.mark.parametrize("relative", COMMENT_EDITS)
+def test_a_comment_plans_nothing(embedded_run, relative):
+    assert plan_after_edit(embedded_run, relative, "\n# a note for the next reader\n\n") == set()
+
+
+@pytest.mark.parametrize("relative", ["src/alice_w2s/plan.py", "src/alice_w2s/io.py", "src/alice_w2s/runner.py"])
+def test_a_docstring_edit_plans_nothing(embedded_run, relative):
+    original = (embedded_run / relative).read_text()
+    first_line = original.split("\n", 1)[0]
+    assert first_line.startswith('"""'), relative
+    assert plan_after_replace(embedded_run, relative, first_line, first_line + " Reworded.") == set()
+
+
+def full_plan(checkout: Path) -> set[tuple[str, str]]:
+    return plan_with(checkout, None, "--forceall")
+
+
+def test_a_generation_backend_change_reruns_only_what_generates_and_its_dependants(embedded_run):
+    planned = plan_after_edit(embedded_run, "src/alice_w2s/backends/generation.py", "\nDEFAULT_BATCH = 16\n")
+    untouched_rules = {"prepare_data", "build_tokenizer", "build_embedded_model", "labels_gold_sets"}
+    # models fine-tuned on gold labels: nothing upstream of them generates text
+    gold_trained = {job for job in full_plan(embedded_run) if job[0] == "sft" and job[1].endswith(("@gold", "@teacher-qa"))}
+    expected = {job for job in full_plan(embedded_run) if job[0] not in untouched_rules} - gold_trained
+    assert gold_trained and planned == expected
+
+
+def test_a_table_layout_change_reruns_only_the_tables(embedded_run):
+    assert plan_after_edit(embedded_run, "src/alice_w2s/tables.py", "\nCOLUMN_ORDER = None\n") == TABLE
+
+
+def test_the_config_written_in_another_key_order_plans_nothing(embedded_run):
+    def reordered(value):
+        if isinstance(value, dict):
+            return {key: reordered(value[key]) for key in reversed(list(value))}
+        return [reordered(v) for v in value] if isinstance(value, list) else value
+
+    config = yaml.safe_load((embedded_run / "config" / "config.yaml").read_text())
+    (embedded_run / "reordered.yaml").write_text(yaml.safe_dump(reordered(config), sort_keys=False))
+    assert plan_with(embedded_run, None, "--configfile", str(embedded_run / "reordered.yaml")) == set()

@@ -1,6 +1,7 @@
 import pytest
 
 from alice_w2s import plan
+from alice_w2s.pools import select_pool
 
 
 def test_keys_round_trip():
@@ -62,18 +63,21 @@ def test_bad_keys_are_refused(bad):
 
 
 def test_pools_cut_consecutive_disjoint_slices():
-    slices = [plan.select_pool(10, f"s{k}of3") for k in (1, 2, 3)]
+    slices = [select_pool(10, f"s{k}of3") for k in (1, 2, 3)]
     covered = [i for s in slices for i in range(10)[s]]
     assert covered == list(range(10))
-    assert plan.select_pool(10, "all") == slice(0, 10)
+    assert select_pool(10, "all") == slice(0, 10)
     with pytest.raises(ValueError):
-        plan.select_pool(10, "s4of3")
+        select_pool(10, "s4of3")
 
 
 def test_table1_blocks_expand_a_chain_into_five_rows():
     cells = plan.table_cells({"blocks": [{"name": "b", "chain": ["w", "m", "s"]}], "datasets": ["d1", "d2"]})
     assert len(cells) == 5 * 2
-    assert {c["model"] for c in cells} == {"w@gold", "w~m~s@w2s-qa", "w~m~s@w2s-cot", "w~m~s@alice", "s@gold"}
+    # original W2SG: weak -> strong directly unless the block asks for the cascade
+    assert {c["model"] for c in cells} == {"w@gold", "w~s@w2s-qa", "w~s@w2s-cot", "w~m~s@alice", "s@gold"}
+    cascade = plan.table_cells({"blocks": [{"name": "b", "chain": ["w", "m", "s"], "w2s_baseline": "cascade"}], "datasets": ["d"]})
+    assert {c["model"] for c in cascade} == {"w@gold", "w~m~s@w2s-qa", "w~m~s@w2s-cot", "w~m~s@alice", "s@gold"}
     alice = next(c for c in cells if c["row"] == "Alice")
     assert (alice["weak"], alice["strong"], alice["setting"]) == ("w@gold", "s@gold", "w -> m -> s")
     assert all(c["weak"] is None for c in cells if c["row"] in ("Weak", "Strong"))

@@ -179,20 +179,6 @@ def direct_of(key: ModelKey) -> ModelKey:
     return ModelKey(key.chain, key.recipe, 1)
 
 
-def select_pool(n_rows: int, pool: str) -> slice:
-    """Row positions of a pool: ``all`` or consecutive slice ``s{k}of{n}``."""
-    if pool == "all":
-        return slice(0, n_rows)
-    match = re.fullmatch(r"s(\d+)of(\d+)", pool)
-    if not match:
-        raise ValueError(f"not a pool name: {pool!r}")
-    k, n = int(match[1]), int(match[2])
-    if not 1 <= k <= n:
-        raise ValueError(f"pool {pool!r}: slice {k} of {n} does not exist")
-    bounds = [round(i * n_rows / n) for i in range(n + 1)]
-    return slice(bounds[k - 1], bounds[k])
-
-
 def chain_label(key: str) -> str:
     """A reader's name for a key's chain: ``a + b -> c``."""
     parsed = parse_key(key)
@@ -204,19 +190,24 @@ def chain_label(key: str) -> str:
 # Table 1's rows for one chain [weak, ..., strong]; a longer chain is its cascade.
 TABLE1_ROWS = (
     ("Weak", "{weak}@gold"),
-    ("Original W2SG (Q-A)", "{chain}@w2s-qa"),
-    ("Original W2SG (Q-CoT-A)", "{chain}@w2s-cot"),
+    ("Original W2SG (Q-A)", "{w2s_chain}@w2s-qa"),
+    ("Original W2SG (Q-CoT-A)", "{w2s_chain}@w2s-cot"),
     ("Alice", "{chain}@alice"),
     ("Strong", "{strong}@gold"),
 )
 
 
 def block_rows(block: dict) -> list[dict]:
-    """A table block's rows: listed in config, or Table 1's five rows for a chain."""
+    """A table block's rows: listed in config, or Table 1's five rows for a chain.
+
+    In a cascade block the original-W2SG rows are weak -> strong directly unless the
+    block sets ``w2s_baseline: cascade``: the paper's Table 1 cascade W2SG numbers
+    differ from its Table 3 cascaded W2SG while its Alice numbers match (README)."""
     if "rows" in block:
         return [dict(row) for row in block["rows"]]
     chain = block["chain"]
-    names = {"weak": chain[0], "strong": chain[-1], "chain": CHAIN_SEP.join(chain)}
+    w2s_chain = chain if block.get("w2s_baseline", "direct") == "cascade" else [chain[0], chain[-1]]
+    names = {"weak": chain[0], "strong": chain[-1], "chain": CHAIN_SEP.join(chain), "w2s_chain": CHAIN_SEP.join(w2s_chain)}
     return [{"label": label, "model": template.format(**names)} for label, template in TABLE1_ROWS]
 
 

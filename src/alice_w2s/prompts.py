@@ -55,3 +55,8 @@ def prompts_from_settings(settings: dict) -> Prompts:
 
 def user_chat(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
+
+
+def prompts_from(params: object) -> Prompts:
+    """The Prompts a rule's ``prompts`` param (see ``prompt_params`` in rules/common.smk) names."""
+    return prompts_from_settings(dict(params.prompts))  # type: ignore[attr-defined]

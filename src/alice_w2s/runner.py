@@ -17,9 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alice_w2s.backends.generation import Generator, Sampling, open_generator
 from alice_w2s.io import write_manifest
-from alice_w2s.prompts import Prompts, prompts_from_settings
 
 log = logging.getLogger("alice_w2s")
 # Tracebacks go to the rule's log file only; the console gets one line.
@@ -74,37 +72,3 @@ def run_stage(smk: Any, body: Callable[[Any], dict]) -> None:
     params = {k: plain(v) for k, v in smk.params.items()}
     for output in smk.output:
         write_manifest(output, params=params, stats=stats, started=started, inputs=[str(i) for i in smk.input])
-
-
-def prompts_from(params: Any) -> Prompts:
-    return prompts_from_settings(plain(params.prompts))
-
-
-def sampling_from(settings: dict, seed: int, n: int = 1) -> Sampling:
-    return Sampling(
-        temperature=float(settings["temperature"]),
-        top_p=float(settings["top_p"]),
-        max_new_tokens=int(settings["max_new_tokens"]),
-        n=n,
-        seed=seed,
-    )
-
-
-def open_stage_generator(params: Any, model: dict | None = None) -> Generator:
-    model = model or params.model
-    generation = params.generation
-    options = {**generation["options"], "seed": params.seed}
-    if model.get("revision"):
-        options["revision"] = model["revision"]
-    log.info("opening %s generator on %s", generation["backend"], model["path"])
-    return open_generator(generation["backend"], model["path"], options)
-
-
-def generation_stats(result: Any) -> dict:
-    if result is None:
-        return {"prompt_tokens": 0, "completion_tokens": 0, "generation_seconds": 0.0}
-    return {
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "generation_seconds": round(result.seconds, 3),
-    }
