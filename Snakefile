@@ -4,6 +4,7 @@
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/models.smk"
 include: "rules/teacher.smk"
 include: "rules/sft.smk"
 include: "rules/alice.smk"
@@ -22,3 +23,12 @@ rule embedded_models:
     """Every embedded model of the config, whether a table uses it or not."""
     input:
         embedded_model_dirs(),
+
+
+# Every script rule's `code` param, in one place: a hash of its script's normalised
+# code and of the package modules the script runs (alice_w2s.fingerprint). With
+# Snakemake's mtime-based code trigger off (profiles/), this decides code reruns.
+for _rule in workflow.rules:
+    if _rule.script is not None:
+        _script = _rule.basedir.join(_rule.script).get_path_or_uri(secret_free=True)
+        _rule.set_params(code=code_fingerprint(_script, PACKAGE_DIR))

@@ -17,11 +17,11 @@ rule sample:
         generation=generation_params("sample", lambda wc: wc.teacher),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-        code=code("sample.py"),
     log:
         f"{R}/logs/sample/{{dataset}}/{{teacher}}/{{pool}}.log",
     benchmark:
         f"{R}/benchmarks/sample/{{dataset}}/{{teacher}}/{{pool}}.tsv"
+    threads: job_cpus("sample", lambda wc: wc.teacher)
     resources:
         **job_resources("sample", lambda wc: wc.teacher),
     script:
@@ -38,11 +38,11 @@ rule cluster:
         kind=dataset_kind,
         # answer-match clustering (numbers, choices) uses none of these settings
         settings=lambda wc: config["stages"]["cluster"] if dataset_spec(wc.dataset).answer_type == "text" else None,
-        code=code("cluster.py"),
     log:
         f"{R}/logs/cluster/{{dataset}}/{{teacher}}/{{pool}}.log",
+    threads: job_cpus("cluster")
     resources:
-        **job_resources("light"),
+        **job_resources("cluster"),
     script:
         "../workflow/scripts/cluster.py"
 
@@ -60,9 +60,9 @@ rule summarize_uncertainty:
         generation=generation_params("summarize", lambda wc: config["summarizer"]),
         prompts=prompt_params("summarize.txt"),
         seed=config["seed"],
-        code=code("summarize_uncertainty.py"),
     log:
         f"{R}/logs/summarize_uncertainty/{{dataset}}/{{teacher}}/{{pool}}.log",
+    threads: job_cpus("generate", lambda wc: config["summarizer"])
     resources:
         **job_resources("generate", lambda wc: config["summarizer"]),
     script:
@@ -82,9 +82,9 @@ rule zeroshot:
         generation=generation_params("zeroshot", lambda wc: wc.name),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-        code=code("zeroshot.py"),
     log:
         f"{R}/logs/zeroshot/{{dataset}}/{{name}}/{{pool}}.log",
+    threads: job_cpus("generate", lambda wc: wc.name)
     resources:
         **job_resources("generate", lambda wc: wc.name),
     script:
@@ -112,9 +112,9 @@ rule synthesize:
             "format/{answer_type}.txt",
         ),
         seed=config["seed"],
-        code=code("synthesize.py"),
     log:
         f"{R}/logs/synthesize/{{dataset}}/{{key}}.log",
+    threads: job_cpus("generate", lambda wc: plan.parse_key(wc.key).name)
     resources:
         **job_resources("generate", lambda wc: plan.parse_key(wc.key).name),
     script:
@@ -131,9 +131,9 @@ rule slice_labels:
         key=SLICED_KEY,
     params:
         pool=lambda wc: plan.parse_key(wc.key).pool,
-        code=code("slice_labels.py"),
     log:
         f"{R}/logs/slice_labels/{{dataset}}/{{key}}.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:

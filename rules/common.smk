@@ -4,22 +4,27 @@ import sys
 from pathlib import Path
 
 from alice_w2s import plan
-from alice_w2s.config import ConfigError, load_schema, load_yaml, merge_config, validate
+from alice_w2s.config import ConfigError, load_schema, resolve_config, validate
 from alice_w2s.config import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import get_spec
+from alice_w2s.preflight import preflight_or_exit
 from alice_w2s.fingerprint import code_fingerprint, file_digest
+from alice_w2s import model_sources
+from importlib import metadata
 
-
-# The embedded default applies only when no --configfile was given: merging it
-# under config/paper.yaml would leak tiny models and toy data into the paper grid.
-if "models" not in config:
-    config.update(merge_config(load_yaml(os.path.join(workflow.basedir, "config", "config.yaml")), dict(config)))
 
 try:
-    config.update(validate(config, load_schema(Path(workflow.basedir) / "config" / "schema.yaml")))
+    # The embedded default applies only when no --configfile was given: merging it
+    # under config/paper.yaml would leak tiny models and toy data into the paper grid.
+    _resolved = resolve_config(dict(config), workflow.config_settings.configfiles, os.path.join(workflow.basedir, "config", "config.yaml"))
+    _validated = validate(_resolved, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))
+    config.clear()  # in canonical key order, so params do not depend on how the file was written
+    config.update(_validated)
 except ConfigError as err:
     # One line, before any job runs.
     sys.exit(f"error: {err}")
+# What the plan asks of the GPUs (memory, context, clustering), before any job runs.
+preflight_or_exit(config)
 
 R = config["results"]
 # Nothing in a fully local config needs the hub: fail fast instead of trying it.
@@ -29,6 +34,8 @@ if all(m["source"] != "hub" for m in config["models"].values()) and all(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS = config["models"]
 EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
+# Sources whose base model the workflow builds under base_models/ (gguf, see rules/models.smk).
+BUILT_SOURCES = ("embedded", "gguf")
 EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
 _TEACHERS = rf"{MODEL_NAME}(?:\+{MODEL_NAME})*"
@@ -56,11 +63,11 @@ def embedded_model_dirs():
 
 
 def model_files(dataset, key):
-    """Files a job needs to load model `key` (empty for hub models)."""
+    """Files a job needs to load model `key` (empty for hub and served models)."""
     parsed = plan.parse_key(key)
     if not parsed.is_base:
         return [f"{R}/models/{dataset}/{key}"]
-    if MODELS[parsed.name]["source"] == "embedded":
+    if MODELS[parsed.name]["source"] in BUILT_SOURCES:
         return [f"{R}/base_models/{parsed.name}"]
     return []
 
@@ -71,21 +78,29 @@ def model_location(dataset, key):
     if not parsed.is_base:
         return {"path": f"{R}/models/{dataset}/{key}", "revision": None}
     model = MODELS[parsed.name]
-    if model["source"] == "embedded":
+    if model["source"] in BUILT_SOURCES:
         return {"path": f"{R}/base_models/{parsed.name}", "revision": None}
+    if model["source"] == "served":
+        # An OpenAI-compatible server; the API key's variable name only, never the key.
+        served = {k: model.get(k) for k in ("url", "model", "api_key_env")}
+        return {"source": "served", **served, "revision": None, "client": config["generation"]["served"]}
     return {"path": model["path"], "revision": model.get("revision")}
 
 
 def generation_params(stage, key_of):
     """The backend a generating stage uses and only that backend's options; vLLM
-    splits the model over the job's GPUs (tensor parallel)."""
+    splits the model over the job's GPUs (tensor parallel), with the stage's own
+    `stages.<stage>.vllm` options over `generation.vllm`. `shard_size`: prompts
+    per resumable shard (alice_w2s.backends.sharded)."""
 
     def params(wildcards):
         backend = config["stages"][stage]["backend"] or config["generation"]["backend"]
         options = dict(config["generation"][backend])
         if backend == "vllm":
+            # the stage's own engine options (e.g. the summarizer's longer context)
+            options.update(config["stages"][stage].get("vllm") or {})
             options["tensor_parallel_size"] = max(1, gpus_for(key_of(wildcards)), options["tensor_parallel_size"])
-        return {"backend": backend, "options": options}
+        return {"backend": backend, "options": options, "shard_size": config["generation"]["shard_size"]}
 
     return params
 
@@ -123,11 +138,6 @@ def prompt_params(*names):
     return params
 
 
-def code(script):
-    """Hash of the package modules a script imports: a stage's code change reruns that stage."""
-    return code_fingerprint(os.path.join(workflow.basedir, "workflow", "scripts", script), PACKAGE_DIR)
-
-
 SFT_ROLES = {"teacher-cot": "teacher", "teacher-qa": "teacher", "gold": "baseline"}
 
 
@@ -158,28 +168,49 @@ def model_settings(key):
 def gpus_for(key, training=False):
     """GPUs a job on model `key` asks for (0 = CPU, as for the embedded models)."""
     model = model_settings(key)
+    if model["source"] == "served" and not training:
+        return 0  # the model runs on its server; the job only sends requests
     if training and model["sft_gpus"] is not None:
         return model["sft_gpus"]
     return model["gpus"]
 
 
+def job_gpus(kind, key_of=None, training=False):
+    """GPUs of a job: the model's (`gpus`, or `sft_gpus` to train it); a job without
+    a model takes its stage's `resources.<kind>.gpus` (clustering may embed on one)."""
+
+    def gpus(wc):
+        return gpus_for(key_of(wc), training) if key_of else config["resources"][kind].get("gpus", 0)
+
+    return gpus
+
+
+def job_cpus(kind, key_of=None, training=False):
+    """CPUs of a job: cpus_per_gpu x GPUs, or `resources.cpus` without a GPU. The
+    rules' `threads` and the SLURM request both come from here."""
+    settings = config["resources"]
+    gpus = job_gpus(kind, key_of, training)
+    return lambda wc: settings["cpus_per_gpu"] * gpus(wc) if gpus(wc) else settings["cpus"]
+
+
 def job_resources(kind, key_of=None, training=False):
     """Cluster requests for a job: GPUs from the model, memory and runtime from the
-    stage's `resources` entry scaled by the model's size (config key resources)."""
-    settings = config["resources"]
-    request = settings[kind]
+    stage's `resources` entry scaled by the model's size (config key resources).
+    A retried job (Snakemake `retries`, e.g. after SLURM's OUT_OF_MEMORY or TIMEOUT)
+    asks for `attempt` times the memory and runtime."""
+    request = config["resources"][kind]
 
     def size(wc):
         return model_settings(key_of(wc))["size_b"] if key_of else 0
 
-    def gpus(wc):
-        return gpus_for(key_of(wc), training) if key_of else 0
-
     return {
-        "gpu": gpus,
-        "cpus_per_task": lambda wc: settings["cpus_per_gpu"] * gpus(wc) if gpus(wc) else settings["cpus"],
-        "mem_mb": lambda wc: int(1024 * (request["mem_gb"] + request["mem_gb_per_b"] * size(wc))),
-        "runtime": lambda wc: int(request["runtime_min"] + request["runtime_min_per_b"] * size(wc)),
+        "gpu": job_gpus(kind, key_of, training),
+        # One task that sees all the job's GPUs: without this, plugin 2.6.x adds
+        # --ntasks-per-gpu=1 and the job step starts the script once per GPU.
+        "tasks_per_gpu": 0,
+        "cpus_per_task": job_cpus(kind, key_of, training),
+        "mem_mb": lambda wc, attempt: attempt * int(1024 * (request["mem_gb"] + request["mem_gb_per_b"] * size(wc))),
+        "runtime": lambda wc, attempt: attempt * int(request["runtime_min"] + request["runtime_min_per_b"] * size(wc)),
     }
 
 
@@ -224,3 +255,29 @@ def table_evaluations(wildcards):
         "summaries": [f"{R}/eval/{dataset}/{key}.json" for dataset, key in needed],
         "per_item": [f"{R}/eval/{dataset}/{key}.parquet" for dataset, key in needed],
     }
+
+
+# --- base models converted from GGUF (rules/models.smk) ------------------------------
+
+GGUF = [name for name, m in MODELS.items() if m["source"] == "gguf"]
+
+
+def gguf_input(wildcards):
+    """The GGUF file on disk, so a changed file reruns the conversion; a bundled
+    file is tracked by its package's version instead (params)."""
+    model = MODELS[wildcards.name]
+    if model["path"].startswith(model_sources.BUNDLED_PREFIX):
+        return []
+    return [os.path.join(model["path"], model["file"]) if "file" in model else model["path"]]
+
+
+def gguf_package(wildcards):
+    """The pip package (and its version) a bundled model comes from, or None."""
+    name = model_sources.bundled_name(MODELS[wildcards.name]["path"])
+    if name is None:
+        return None
+    package = model_sources.BUNDLED[name][0]
+    try:
+        return {"name": package, "version": metadata.version(package)}
+    except metadata.PackageNotFoundError:
+        return {"name": package, "version": None}  # the job says how to install it

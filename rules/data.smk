@@ -9,9 +9,9 @@ rule prepare_data:
     params:
         name=lambda wc: wc.dataset,
         settings=lambda wc: config["datasets"][wc.dataset],
-        code=code("prepare_data.py"),
     log:
         f"{R}/logs/prepare_data/{{dataset}}.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:
@@ -24,9 +24,9 @@ rule build_tokenizer:
     params:
         settings=config["embedded"],
         templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
-        code=code("build_tokenizer.py"),
     log:
         f"{R}/logs/build_tokenizer.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:
@@ -46,9 +46,9 @@ rule build_embedded_model:
         embedded=config["embedded"],
         seed=config["seed"],
         templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
-        code=code("build_embedded_model.py"),
     log:
         f"{R}/logs/build_embedded_model/{{name}}.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:

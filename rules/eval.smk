@@ -15,9 +15,9 @@ rule eval:
         generation=generation_params("eval", lambda wc: wc.key),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-        code=code("eval.py"),
     log:
         f"{R}/logs/eval/{{dataset}}/{{key}}.log",
+    threads: job_cpus("generate", lambda wc: wc.key)
     resources:
         **job_resources("generate", lambda wc: wc.key),
     script:

@@ -15,11 +15,11 @@ rule sft:
         recipe=lambda wc: sft_recipe(wc.key),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-        code=code("sft.py"),
     log:
         f"{R}/logs/sft/{{dataset}}/{{key}}.log",
     benchmark:
         f"{R}/benchmarks/sft/{{dataset}}/{{key}}.tsv"
+    threads: job_cpus("sft", lambda wc: wc.key, training=True)
     resources:
         **job_resources("sft", lambda wc: wc.key, training=True),
     script:

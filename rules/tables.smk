@@ -16,9 +16,9 @@ rule table:
         title=lambda wc: TABLES[wc.table].get("title", wc.table),
         text_datasets=lambda wc: [d for d in TABLES[wc.table]["datasets"] if dataset_spec(d).answer_type == "text"],
         bootstrap=config["pgr"],
-        code=code("table.py"),
     log:
         f"{R}/logs/tables/{{table}}.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:
@@ -46,9 +46,9 @@ rule table_report:
     wildcard_constraints:
         table="|".join(TABLES),
     params:
-        code=code("table_report.py"),
     log:
         f"{R}/logs/table_report/{{table}}.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:

@@ -13,11 +13,11 @@ rule cot_filter:
         model=unless_human_cot(lambda wc: model_location(wc.dataset, wc.name)),
         settings=unless_human_cot(lambda wc: config["stages"]["cot"]),
         generation=unless_human_cot(generation_params("cot", lambda wc: wc.name)),
-        prompts=unless_human_cot(prompt_params("question/{answer_type}.txt", "cot.txt")),
+        prompts=unless_human_cot(prompt_params("question/{answer_type}.txt", "cot/{answer_type}.txt")),
         seed=config["seed"],
-        code=code("cot_filter.py"),
     log:
         f"{R}/logs/cot_filter/{{dataset}}/{{name}}.log",
+    threads: job_cpus("generate", lambda wc: wc.name)
     resources:
         **job_resources("generate", lambda wc: wc.name),
     script:
@@ -30,9 +30,9 @@ rule labels_teacher_cot:
     output:
         f"{R}/labels/{{dataset}}/{{name}}@teacher-cot.parquet",
     params:
-        code=code("labels_teacher_cot.py"),
     log:
         f"{R}/logs/labels_teacher_cot/{{dataset}}/{{name}}.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:
@@ -48,9 +48,9 @@ rule labels_gold_sets:
         gold=f"{R}/labels/{{dataset}}/_gold.parquet",
     params:
         kind=dataset_kind,
-        code=code("labels_gold_sets.py"),
     log:
         f"{R}/logs/labels_gold_sets/{{dataset}}.log",
+    threads: job_cpus("light")
     resources:
         **job_resources("light"),
     script:

@@ -15,9 +15,9 @@ rule w2s_answers:
         generation=generation_params("w2s", lambda wc: wc.teacher),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-        code=code("w2s_answers.py"),
     log:
         f"{R}/logs/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.log",
+    threads: job_cpus("generate", lambda wc: wc.teacher)
     resources:
         **job_resources("generate", lambda wc: wc.teacher),
     script:

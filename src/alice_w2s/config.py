@@ -5,6 +5,7 @@ line that names the key."""
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import jsonschema
@@ -23,8 +24,26 @@ class ConfigError(ValueError):
     pass
 
 
+# A YAML number however it is spelled: PyYAML reads `1e-3` (no dot) as a string.
+_NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _as_number(value: object, types: object) -> object:
+    """``value`` as a float where the schema asks for a number, whatever its spelling
+    (``1e-3``, ``0.001``, ``1`` and ``1.0`` become one value, so one param)."""
+    types = types if isinstance(types, list) else [types]
+    if "number" not in types or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and "integer" not in types:
+        return float(value)
+    if isinstance(value, str) and "string" not in types and _NUMBER_RE.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
 def _with_defaults(validator_class: type) -> type:
-    """A validator that writes each property's ``default`` into the instance first."""
+    """A validator that writes each property's ``default`` into the instance first,
+    and reads numbers the same whatever their YAML spelling."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):  # noqa: ANN001 - jsonschema hook
@@ -32,6 +51,8 @@ def _with_defaults(validator_class: type) -> type:
             for name, subschema in properties.items():
                 if "default" in subschema and name not in instance:
                     instance[name] = copy.deepcopy(subschema["default"])
+                if name in instance and "type" in subschema:
+                    instance[name] = _as_number(instance[name], subschema["type"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
@@ -69,6 +90,34 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     _raise_first(validator.iter_errors(config))
     _check_sft_roles(config, schema)
     _check_references(config)
+    return canonical(config)
+
+
+def canonical(value: object) -> object:
+    """Mappings with their keys sorted, all the way down: a config written in another
+    key order gives the same params (Snakemake compares params as text)."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def resolve_config(config: dict, configfiles: list, default_path: str | Path) -> dict:
+    """The config a run uses, by one explicit rule: with no ``--configfile``, the
+    embedded default (``config/config.yaml``) with ``--config`` values on top; with
+    one or more, those files alone (Snakemake merges them in order). To change a few
+    keys of the embedded default, list it first:
+    ``--configfile config/config.yaml mine.yaml``."""
+    if not configfiles:
+        return merge_config(load_yaml(default_path), config)
+    if "models" not in config:
+        given = " ".join(str(f) for f in configfiles)
+        raise ConfigError(
+            f"config key models: required; --configfile {given} replaces the embedded default "
+            f"instead of changing it: to change some of its keys, give it first "
+            f"(--configfile config/config.yaml {given})"
+        )
     return config
 
 
@@ -110,8 +159,16 @@ def _check_references(config: dict) -> None:
                     raise ConfigError(f"{where}.{key}: required for an embedded model")
             if model["hidden_size"] != 64 * model["num_heads"]:
                 raise ConfigError(f"{where}.hidden_size: must be 64 x num_heads (vLLM on CPU needs head_dim 64)")
+        elif model["source"] == "served":
+            for key in ("url", "model"):
+                if key not in model:
+                    raise ConfigError(f"{where}.{key}: required for a served model (server URL and served model name)")
+        elif model["source"] == "gguf":
+            _check_gguf(where, model)
         elif "path" not in model:
             raise ConfigError(f"{where}.path: required for a {model['source']} model (hub id or folder)")
+        if "file" in model and model["source"] != "gguf":
+            raise ConfigError(f"{where}.file: only for source gguf (the .gguf file inside the folder path)")
     for name, dataset in datasets.items():
         where = f"config key datasets.{name}"
         is_toy_kind = dataset["kind"].startswith("toy_")
@@ -128,6 +185,20 @@ def _check_references(config: dict) -> None:
         _check_table(name, table, models, datasets)
     if summarizer is None:
         raise ConfigError("config key summarizer: required (a key of models) to summarize teacher uncertainty")
+    _check_local_inputs(config)
+
+
+def _check_gguf(where: str, model: dict) -> None:
+    """A GGUF model names its file; whether it exists is checked when it is converted."""
+    from alice_w2s.model_sources import BUNDLED, bundled_name
+
+    if "path" not in model:
+        raise ConfigError(f"{where}.path: required for a gguf model (.gguf file, folder with file, or bundled:NAME)")
+    name = bundled_name(model["path"])
+    if name is not None and name not in BUNDLED:
+        raise ConfigError(f"{where}.path: unknown bundled model {name!r}; known: {', '.join(sorted(BUNDLED))}")
+    if name is not None and "file" in model:
+        raise ConfigError(f"{where}.file: a bundled model names its own file; drop file")
 
 
 def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:
@@ -154,3 +225,94 @@ def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:
                 unknown = [m for m in key.base_models if m not in models]
                 if unknown:
                     raise ConfigError(f"{where}.blocks.{b}.rows.{r}.{field}: {unknown[0]!r} is not in models")
+
+
+# Eval items a table needs per dataset: with one, accuracy has no standard error and
+# every bootstrap draw of PGR is the same.
+MIN_EVAL_ITEMS = 2
+_WEIGHTS = ("*.safetensors", "*.bin", "*.pt")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model")
+
+
+def _check_local_inputs(config: dict) -> None:
+    """What can be known of local inputs before any job: model folders with config,
+    weights and tokenizer; dataset files that exist and are not empty; eval sets and
+    transfer pools large enough for the tables (hub inputs are checked by their jobs)."""
+    for name, model in config["models"].items():
+        if model["source"] == "local":
+            _check_model_folder(f"config key models.{name}.path", Path(model["path"]))
+    slices = _slices_needed(config)
+    for name, dataset in config["datasets"].items():
+        where = f"config key datasets.{name}"
+        rows = {}
+        if dataset["source"] == "toy":
+            rows = {"train": dataset["toy"]["n_train"], "eval": dataset["toy"]["n_eval"]}
+        elif dataset["source"] == "local":
+            rows = {part: _count_records(f"{where}.files.{part}", Path(file)) for part, file in dataset["files"].items()}
+        if not rows or name not in slices:
+            continue
+        n_eval = min(rows["eval"], dataset.get("eval_max_rows") or rows["eval"])
+        if n_eval < MIN_EVAL_ITEMS:
+            raise ConfigError(
+                f"{where}: the eval set has {n_eval} item(s); a table needs at least {MIN_EVAL_ITEMS} (standard error, PGR interval)"
+            )
+        teacher, transfer = _split_sizes(rows["train"], dataset)
+        if teacher == 0 or transfer < slices[name]:
+            raise ConfigError(
+                f"{where}: the train split has {rows['train']} record(s), which leaves {teacher} for the teacher and "
+                f"{transfer} for the transfer pool; the tables' longest chain cuts that pool into {slices[name]} slice(s)"
+            )
+
+
+def _check_model_folder(where: str, folder: Path) -> None:
+    if not folder.is_dir():
+        raise ConfigError(f"{where}: {folder} is not a folder (a local model folder must exist before the run)")
+    files = [p.name for p in folder.iterdir() if p.is_file()]
+    if "config.json" not in files:
+        raise ConfigError(f"{where}: {folder} has no config.json (not a model folder)")
+    if not any(Path(f).match(pattern) for f in files for pattern in _WEIGHTS):
+        raise ConfigError(f"{where}: {folder} holds no weights ({', '.join(_WEIGHTS)})")
+    if not any(f in files for f in _TOKENIZER_FILES):
+        raise ConfigError(f"{where}: {folder} holds no tokenizer ({', '.join(_TOKENIZER_FILES)})")
+
+
+def _count_records(where: str, file: Path) -> int:
+    """Records in a local dataset file: Parquet's row count from its footer, or the
+    non-blank lines of a JSONL file (each is checked as JSON when the data is prepared)."""
+    if not file.is_file():
+        raise ConfigError(f"{where}: {file} does not exist")
+    if file.suffix == ".parquet":
+        import pyarrow
+        import pyarrow.parquet as pq
+
+        try:
+            count = pq.read_metadata(file).num_rows
+        except (pyarrow.ArrowException, OSError) as err:
+            from alice_w2s.io import parquet_problem
+
+            raise ConfigError(f"{where}: {file} is not a readable Parquet file, truncated or corrupt ({parquet_problem(err)})") from None
+    else:
+        with file.open("rb") as handle:
+            count = sum(1 for line in handle if line.strip())
+    if count == 0:
+        raise ConfigError(f"{where}: {file} holds no records (empty split)")
+    return count
+
+
+def _split_sizes(n_train: int, dataset: dict) -> tuple[int, int]:
+    """Teacher and transfer rows of a train split of ``n_train`` records, as prepared."""
+    import pandas as pd
+
+    from alice_w2s.datasets.prepare import split_train
+
+    teacher, transfer = split_train(pd.DataFrame(index=range(n_train)), dataset)
+    return len(teacher), len(transfer)
+
+
+def _slices_needed(config: dict) -> dict[str, int]:
+    """Per dataset in some table, the most slices a chain there cuts its pool into."""
+    needed: dict[str, int] = {}
+    for table in config["tables"].values():
+        for dataset, key in plan.cell_models(plan.table_cells(table)):
+            needed[dataset] = max(needed.get(dataset, 1), plan.parse_key(key).links or 1)
+    return needed

@@ -1,10 +1,12 @@
 """Adapter: the student synthesizes its own training labels (Alice), from one or
 more teachers' answers, with their uncertainty or (ablation) without it."""
 
-from alice_w2s.datasets.prepare import read_pool
+from alice_w2s.pools import read_pool
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import read_parquet, write_parquet
-from alice_w2s.runner import generation_stats, open_stage_generator, prompts_from, run_stage, sampling_from
+from alice_w2s.prompts import prompts_from
+from alice_w2s.runner import run_stage
+from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from
 from alice_w2s.stages.student import synthesize
 from alice_w2s.stages.summarize import teacher_table
 
@@ -21,7 +23,7 @@ def main(smk):
         teachers = [read_parquet(path, required=UNCERTAINTY_COLUMNS) for path in smk.input.uncertainty]
     else:
         teachers = [teacher_table(questions, read_parquet(path, required=CLUSTER_COLUMNS)) for path in smk.input.clusters]
-    generator = open_stage_generator(smk.params)
+    generator = open_stage_generator(smk.params, smk.output[0])
     labels, result, counts = synthesize(
         questions,
         spec.answer_type,
@@ -31,10 +33,19 @@ def main(smk):
         sampling_from(smk.params.settings, smk.params.seed),
         prompts_from(smk.params),
         use_uncertainty=use_uncertainty,
+        keep_unparsable=smk.params.settings["keep_unparsable"],
     )
     generator.close()
     write_parquet(labels, smk.output[0])
-    return {"questions": len(questions), "teachers": len(teachers), "labels": len(labels), **counts, **generation_stats(result)}
+    generator.discard()
+    return {
+        "questions": len(questions),
+        "teachers": len(teachers),
+        "labels": len(labels),
+        **counts,
+        **generation_stats(result),
+        **generator.stats(),
+    }
 
 
 if __name__ == "__main__":

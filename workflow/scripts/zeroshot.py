@@ -1,22 +1,25 @@
 """Adapter: the untrained student answers every pool question."""
 
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.datasets.prepare import read_pool
+from alice_w2s.pools import read_pool
 from alice_w2s.io import write_parquet
-from alice_w2s.runner import generation_stats, open_stage_generator, prompts_from, run_stage, sampling_from
+from alice_w2s.prompts import prompts_from
+from alice_w2s.runner import run_stage
+from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from
 from alice_w2s.stages.student import zero_shot
 
 
 def main(smk):
     spec = get_spec(smk.params.kind)
     questions = read_pool(smk.input.transfer, smk.wildcards.pool)
-    generator = open_stage_generator(smk.params)
+    generator = open_stage_generator(smk.params, smk.output[0])
     answers, result = zero_shot(
         questions, spec.answer_type, generator, sampling_from(smk.params.settings, smk.params.seed), prompts_from(smk.params)
     )
     generator.close()
     write_parquet(answers, smk.output[0])
-    return {"questions": len(answers), **generation_stats(result)}
+    generator.discard()
+    return {"questions": len(answers), **generation_stats(result), **generator.stats()}
 
 
 if __name__ == "__main__":
