@@ -180,7 +180,11 @@ def job_gpus(kind, key_of=None, training=False):
     a model takes its stage's `resources.<kind>.gpus` (clustering may embed on one)."""
 
     def gpus(wc):
-        return gpus_for(key_of(wc), training) if key_of else config["resources"][kind].get("gpus", 0)
+        if key_of:
+            return gpus_for(key_of(wc), training)
+        if kind == "cluster" and dataset_spec(wc.dataset).answer_type != "text":
+            return 0  # clustering by extracted answer embeds nothing
+        return config["resources"][kind].get("gpus", 0)
 
     return gpus
 

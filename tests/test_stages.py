@@ -101,6 +101,18 @@ def test_free_text_clustering_with_the_bundled_embedder():
     assert out["size"].tolist() == [3] and out["representative"].iloc[0] == texts[0]
 
 
+def test_empty_responses_join_no_free_text_cluster():
+    from alice_w2s.backends.embedding import Embedder
+
+    texts = ["", " ", "", "The capital is Paris.", "Paris is the capital."]
+    samples = pd.DataFrame({"id": ["q"] * 5, "sample_idx": range(5), "response": texts, "extracted": [None] * 3 + texts[3:]})
+    out = cluster.cluster_samples(
+        samples, pd.DataFrame({"id": ["q"], "question": ["Capital?"]}), "text", threshold=0.6, embedder=Embedder()
+    )
+    assert out["size"].tolist() == [2] and out["representative"].iloc[0] == texts[3]
+    assert out["n_samples"].tolist() == [5]  # every sample is still counted
+
+
 def _clusters(rows):
     return pd.DataFrame(rows, columns=["id", "cluster_idx", "size", "representative", "representative_idx", "answer", "is_final", "n_samples"])
 

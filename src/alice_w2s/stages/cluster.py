@@ -93,7 +93,12 @@ def cluster_samples(
             ends = np.cumsum([len(group) for _, group in ordered])
             blocks = np.split(vectors, ends[:-1]) if len(ordered) else []
         for (qid, group), block in zip(ordered, blocks, strict=True):
-            rows += _rows_for_question(qid, group, clusters_by_similarity(block, threshold))
+            # An empty response (a skipped prompt, a model that stopped at once) commits
+            # to no answer, as an unparsed number does: it joins no cluster. K empty
+            # strings would otherwise agree with each other and become the label.
+            answered = [i for i, text in enumerate(group["response"].fillna("")) if text.strip()]
+            clusters = clusters_by_similarity(block[answered], threshold)
+            rows += _rows_for_question(qid, group, [[answered[i] for i in members] for members in clusters])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
