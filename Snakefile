@@ -2,6 +2,7 @@
 # `snakemake --cores 2` builds every table of the config (embedded default: tiny
 # models, toy data, CPU) and the report's pages; see README.md.
 
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"

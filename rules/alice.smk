@@ -10,13 +10,6 @@ rule sample:
         model=lambda wc: model_files(wc.dataset, wc.teacher),
     output:
         f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
-    params:
-        kind=dataset_kind,
-        model=lambda wc: model_location(wc.dataset, wc.teacher),
-        settings=config["stages"]["sample"],
-        generation=generation_params("sample", lambda wc: wc.teacher),
-        prompts=prompt_params("question/{answer_type}.txt"),
-        seed=config["seed"],
     log:
         f"{R}/logs/sample/{{dataset}}/{{teacher}}/{{pool}}.log",
     benchmark:
@@ -24,6 +17,13 @@ rule sample:
     threads: job_cpus("sample", lambda wc: wc.teacher)
     resources:
         **job_resources("sample", lambda wc: wc.teacher),
+    params:
+        kind=dataset_kind,
+        model=lambda wc: model_location(wc.dataset, wc.teacher),
+        settings=config["stages"]["sample"],
+        generation=generation_params("sample", lambda wc: wc.teacher),
+        prompts=prompt_params("question/{answer_type}.txt"),
+        seed=config["seed"],
     script:
         "../workflow/scripts/sample.py"
 
@@ -34,15 +34,15 @@ rule cluster:
         samples=f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
     output:
         f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
-    params:
-        kind=dataset_kind,
-        # answer-match clustering (numbers, choices) uses none of these settings
-        settings=lambda wc: config["stages"]["cluster"] if dataset_spec(wc.dataset).answer_type == "text" else None,
     log:
         f"{R}/logs/cluster/{{dataset}}/{{teacher}}/{{pool}}.log",
     threads: job_cpus("cluster")
     resources:
         **job_resources("cluster"),
+    params:
+        kind=dataset_kind,
+        # answer-match clustering (numbers, choices) uses none of these settings
+        settings=lambda wc: config["stages"]["cluster"] if dataset_spec(wc.dataset).answer_type == "text" else None,
     script:
         "../workflow/scripts/cluster.py"
 
@@ -54,17 +54,17 @@ rule summarize_uncertainty:
         model=lambda wc: model_files(wc.dataset, config["summarizer"]),
     output:
         f"{R}/uncertainty/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+    log:
+        f"{R}/logs/summarize_uncertainty/{{dataset}}/{{teacher}}/{{pool}}.log",
+    threads: job_cpus("generate", lambda wc: config["summarizer"])
+    resources:
+        **job_resources("generate", lambda wc: config["summarizer"]),
     params:
         model=lambda wc: model_location(wc.dataset, config["summarizer"]),
         settings=config["stages"]["summarize"],
         generation=generation_params("summarize", lambda wc: config["summarizer"]),
         prompts=prompt_params("summarize.txt"),
         seed=config["seed"],
-    log:
-        f"{R}/logs/summarize_uncertainty/{{dataset}}/{{teacher}}/{{pool}}.log",
-    threads: job_cpus("generate", lambda wc: config["summarizer"])
-    resources:
-        **job_resources("generate", lambda wc: config["summarizer"]),
     script:
         "../workflow/scripts/summarize_uncertainty.py"
 
@@ -75,6 +75,11 @@ rule zeroshot:
         model=lambda wc: model_files(wc.dataset, wc.name),
     output:
         f"{R}/zeroshot/{{dataset}}/{{name}}/{{pool}}.parquet",
+    log:
+        f"{R}/logs/zeroshot/{{dataset}}/{{name}}/{{pool}}.log",
+    threads: job_cpus("generate", lambda wc: wc.name)
+    resources:
+        **job_resources("generate", lambda wc: wc.name),
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.name),
@@ -82,11 +87,6 @@ rule zeroshot:
         generation=generation_params("zeroshot", lambda wc: wc.name),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-    log:
-        f"{R}/logs/zeroshot/{{dataset}}/{{name}}/{{pool}}.log",
-    threads: job_cpus("generate", lambda wc: wc.name)
-    resources:
-        **job_resources("generate", lambda wc: wc.name),
     script:
         "../workflow/scripts/zeroshot.py"
 
@@ -96,8 +96,13 @@ rule synthesize:
         unpack(synthesis_inputs),
     output:
         f"{R}/labels/{{dataset}}/{{key}}.parquet",
+    log:
+        f"{R}/logs/synthesize/{{dataset}}/{{key}}.log",
     wildcard_constraints:
         key=SYNTHESIZED_KEY,
+    threads: job_cpus("generate", lambda wc: plan.parse_key(wc.key).name)
+    resources:
+        **job_resources("generate", lambda wc: plan.parse_key(wc.key).name),
     params:
         kind=dataset_kind,
         pool=lambda wc: plan.parse_key(wc.key).work_pool,
@@ -112,11 +117,6 @@ rule synthesize:
             "format/{answer_type}.txt",
         ),
         seed=config["seed"],
-    log:
-        f"{R}/logs/synthesize/{{dataset}}/{{key}}.log",
-    threads: job_cpus("generate", lambda wc: plan.parse_key(wc.key).name)
-    resources:
-        **job_resources("generate", lambda wc: plan.parse_key(wc.key).name),
     script:
         "../workflow/scripts/synthesize.py"
 
@@ -127,14 +127,14 @@ rule slice_labels:
         labels=lambda wc: training_set(wc.dataset, str(plan.direct_of(plan.parse_key(wc.key)))),
     output:
         f"{R}/labels/{{dataset}}/{{key}}.parquet",
-    wildcard_constraints:
-        key=SLICED_KEY,
-    params:
-        pool=lambda wc: plan.parse_key(wc.key).pool,
     log:
         f"{R}/logs/slice_labels/{{dataset}}/{{key}}.log",
+    wildcard_constraints:
+        key=SLICED_KEY,
     threads: job_cpus("light")
     resources:
         **job_resources("light"),
+    params:
+        pool=lambda wc: plan.parse_key(wc.key).pool,
     script:
         "../workflow/scripts/slice_labels.py"

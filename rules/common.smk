@@ -12,11 +12,12 @@ from alice_w2s.fingerprint import code_fingerprint, file_digest
 from alice_w2s import model_sources
 from importlib import metadata
 
-
 try:
     # The embedded default applies only when no --configfile was given: merging it
     # under config/paper.yaml would leak tiny models and toy data into the paper grid.
-    _resolved = resolve_config(dict(config), workflow.config_settings.configfiles, os.path.join(workflow.basedir, "config", "config.yaml"))
+    _resolved = resolve_config(
+        dict(config), workflow.config_settings.configfiles, os.path.join(workflow.basedir, "config", "config.yaml")
+    )
     _validated = validate(_resolved, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))
     config.clear()  # in canonical key order, so params do not depend on how the file was written
     config.update(_validated)

@@ -6,14 +6,14 @@ rule prepare_data:
         teacher=f"{R}/data/{{dataset}}/teacher.parquet",
         transfer=f"{R}/data/{{dataset}}/transfer.parquet",
         eval=f"{R}/data/{{dataset}}/eval.parquet",
-    params:
-        name=lambda wc: wc.dataset,
-        settings=lambda wc: config["datasets"][wc.dataset],
     log:
         f"{R}/logs/prepare_data/{{dataset}}.log",
     threads: job_cpus("light")
     resources:
         **job_resources("light"),
+    params:
+        name=lambda wc: wc.dataset,
+        settings=lambda wc: config["datasets"][wc.dataset],
     script:
         "../workflow/scripts/prepare_data.py"
 
@@ -21,14 +21,14 @@ rule prepare_data:
 rule build_tokenizer:
     output:
         directory(f"{R}/base_models/_tokenizer"),
-    params:
-        settings=config["embedded"],
-        templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
     log:
         f"{R}/logs/build_tokenizer.log",
     threads: job_cpus("light")
     resources:
         **job_resources("light"),
+    params:
+        settings=config["embedded"],
+        templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
     script:
         "../workflow/scripts/build_tokenizer.py"
 
@@ -38,18 +38,18 @@ rule build_embedded_model:
         tokenizer=f"{R}/base_models/_tokenizer",
     output:
         directory(f"{R}/base_models/{{name}}"),
+    log:
+        f"{R}/logs/build_embedded_model/{{name}}.log",
     wildcard_constraints:
         name="|".join(EMBEDDED) or "(?!)",
+    threads: job_cpus("light")
+    resources:
+        **job_resources("light"),
     params:
         # the architecture only: a model's gpus or size_b do not change its weights
         settings=lambda wc: {k: MODELS[wc.name][k] for k in EMBEDDED_ARCH_KEYS},
         embedded=config["embedded"],
         seed=config["seed"],
         templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
-    log:
-        f"{R}/logs/build_embedded_model/{{name}}.log",
-    threads: job_cpus("light")
-    resources:
-        **job_resources("light"),
     script:
         "../workflow/scripts/build_embedded_model.py"

@@ -8,6 +8,11 @@ rule eval:
     output:
         per_item=f"{R}/eval/{{dataset}}/{{key}}.parquet",
         summary=f"{R}/eval/{{dataset}}/{{key}}.json",
+    log:
+        f"{R}/logs/eval/{{dataset}}/{{key}}.log",
+    threads: job_cpus("generate", lambda wc: wc.key)
+    resources:
+        **job_resources("generate", lambda wc: wc.key),
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.key),
@@ -15,10 +20,5 @@ rule eval:
         generation=generation_params("eval", lambda wc: wc.key),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-    log:
-        f"{R}/logs/eval/{{dataset}}/{{key}}.log",
-    threads: job_cpus("generate", lambda wc: wc.key)
-    resources:
-        **job_resources("generate", lambda wc: wc.key),
     script:
         "../workflow/scripts/eval.py"

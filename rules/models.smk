@@ -7,15 +7,15 @@ rule build_gguf_model:
         gguf_input,
     output:
         directory(f"{R}/base_models/{{name}}"),
-    wildcard_constraints:
-        name="|".join(GGUF) or "(?!)",
-    params:
-        settings=lambda wc: {k: MODELS[wc.name].get(k) for k in ("path", "file")},
-        package=gguf_package,
     log:
         f"{R}/logs/build_gguf_model/{{name}}.log",
+    wildcard_constraints:
+        name="|".join(GGUF) or "(?!)",
     threads: job_cpus("generate", lambda wc: wc.name)
     resources:
         **job_resources("generate", lambda wc: wc.name),
+    params:
+        settings=lambda wc: {k: MODELS[wc.name].get(k) for k in ("path", "file")},
+        package=gguf_package,
     script:
         "../workflow/scripts/build_gguf_model.py"

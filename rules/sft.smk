@@ -7,20 +7,20 @@ rule sft:
         base=lambda wc: model_files(wc.dataset, plan.parse_key(wc.key).name),
     output:
         directory(f"{R}/models/{{dataset}}/{{key}}"),
+    log:
+        f"{R}/logs/sft/{{dataset}}/{{key}}.log",
+    benchmark:
+        f"{R}/benchmarks/sft/{{dataset}}/{{key}}.tsv"
     wildcard_constraints:
         key=r"[^/]+@[^/]+",
+    threads: job_cpus("sft", lambda wc: wc.key, training=True)
+    resources:
+        **job_resources("sft", lambda wc: wc.key, training=True),
     params:
         kind=dataset_kind,
         base=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         recipe=lambda wc: sft_recipe(wc.key),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-    log:
-        f"{R}/logs/sft/{{dataset}}/{{key}}.log",
-    benchmark:
-        f"{R}/benchmarks/sft/{{dataset}}/{{key}}.tsv"
-    threads: job_cpus("sft", lambda wc: wc.key, training=True)
-    resources:
-        **job_resources("sft", lambda wc: wc.key, training=True),
     script:
         "../workflow/scripts/sft.py"

@@ -1,26 +1,31 @@
 # Results tables: each one in config `tables` is a target rule of its name
 # (`snakemake table2`); Snakemake works out the jobs behind its cells.
 
+
 rule table:
     input:
         unpack(table_evaluations),
     output:
         markdown=f"{R}/tables/{{table}}.md",
-        csv=report(f"{R}/tables/{{table}}.csv", caption="../resources/report/table_csv.rst", category="Tables", subcategory="{table}"),
-        plot=report(f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="Tables", subcategory="{table}"),
+        csv=report(
+            f"{R}/tables/{{table}}.csv", caption="../resources/report/table_csv.rst", category="Tables", subcategory="{table}"
+        ),
+        plot=report(
+            f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="Tables", subcategory="{table}"
+        ),
+    log:
+        f"{R}/logs/tables/{{table}}.log",
     wildcard_constraints:
         table="|".join(TABLES),
+    threads: job_cpus("light")
+    resources:
+        **job_resources("light"),
     params:
         cells=lambda wc: TABLE_CELLS[wc.table],
         evaluations=lambda wc: plan.cell_models(TABLE_CELLS[wc.table]),
         title=lambda wc: TABLES[wc.table].get("title", wc.table),
         text_datasets=lambda wc: [d for d in TABLES[wc.table]["datasets"] if dataset_spec(d).answer_type == "text"],
         bootstrap=config["pgr"],
-    log:
-        f"{R}/logs/tables/{{table}}.log",
-    threads: job_cpus("light")
-    resources:
-        **job_resources("light"),
     script:
         "../workflow/scripts/table.py"
 
@@ -43,11 +48,10 @@ rule table_report:
             category="Settings",
             subcategory="{table}",
         ),
-    wildcard_constraints:
-        table="|".join(TABLES),
-    params:
     log:
         f"{R}/logs/table_report/{{table}}.log",
+    wildcard_constraints:
+        table="|".join(TABLES),
     threads: job_cpus("light")
     resources:
         **job_resources("light"),

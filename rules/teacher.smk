@@ -8,6 +8,11 @@ rule cot_filter:
         model=cot_model_inputs,
     output:
         f"{R}/cot/{{dataset}}/{{name}}.parquet",
+    log:
+        f"{R}/logs/cot_filter/{{dataset}}/{{name}}.log",
+    threads: job_cpus("generate", lambda wc: wc.name)
+    resources:
+        **job_resources("generate", lambda wc: wc.name),
     params:
         kind=dataset_kind,
         model=unless_human_cot(lambda wc: model_location(wc.dataset, wc.name)),
@@ -15,11 +20,6 @@ rule cot_filter:
         generation=unless_human_cot(generation_params("cot", lambda wc: wc.name)),
         prompts=unless_human_cot(prompt_params("question/{answer_type}.txt", "cot/{answer_type}.txt")),
         seed=config["seed"],
-    log:
-        f"{R}/logs/cot_filter/{{dataset}}/{{name}}.log",
-    threads: job_cpus("generate", lambda wc: wc.name)
-    resources:
-        **job_resources("generate", lambda wc: wc.name),
     script:
         "../workflow/scripts/cot_filter.py"
 
@@ -29,7 +29,6 @@ rule labels_teacher_cot:
         f"{R}/cot/{{dataset}}/{{name}}.parquet",
     output:
         f"{R}/labels/{{dataset}}/{{name}}@teacher-cot.parquet",
-    params:
     log:
         f"{R}/logs/labels_teacher_cot/{{dataset}}/{{name}}.log",
     threads: job_cpus("light")
@@ -46,12 +45,12 @@ rule labels_gold_sets:
     output:
         teacher_qa=f"{R}/labels/{{dataset}}/_teacher-qa.parquet",
         gold=f"{R}/labels/{{dataset}}/_gold.parquet",
-    params:
-        kind=dataset_kind,
     log:
         f"{R}/logs/labels_gold_sets/{{dataset}}.log",
     threads: job_cpus("light")
     resources:
         **job_resources("light"),
+    params:
+        kind=dataset_kind,
     script:
         "../workflow/scripts/labels_gold_sets.py"

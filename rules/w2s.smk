@@ -8,6 +8,11 @@ rule w2s_answers:
         model=lambda wc: model_files(wc.dataset, wc.teacher),
     output:
         f"{R}/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+    log:
+        f"{R}/logs/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.log",
+    threads: job_cpus("generate", lambda wc: wc.teacher)
+    resources:
+        **job_resources("generate", lambda wc: wc.teacher),
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.teacher),
@@ -15,10 +20,5 @@ rule w2s_answers:
         generation=generation_params("w2s", lambda wc: wc.teacher),
         prompts=prompt_params("question/{answer_type}.txt"),
         seed=config["seed"],
-    log:
-        f"{R}/logs/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.log",
-    threads: job_cpus("generate", lambda wc: wc.teacher)
-    resources:
-        **job_resources("generate", lambda wc: wc.teacher),
     script:
         "../workflow/scripts/w2s_answers.py"

@@ -2,9 +2,9 @@
 
 import pytest
 import yaml
+from snakemake_runner import ROOT
 
 from alice_w2s.config import ConfigError, load_yaml, resolve_config, validate
-from snakemake_runner import ROOT
 
 DEFAULT = ROOT / "config" / "config.yaml"
 

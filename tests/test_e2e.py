@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-
 from snakemake_runner import job_counts, snakemake
 
 from alice_w2s.pools import select_pool

@@ -35,7 +35,7 @@ class DiesAfter:
     def __init__(self, backend: Generator, calls: int) -> None:
         self.backend, self.calls = backend, calls
 
-    def generate(self, chats, sampling: Sampling) -> GenerationResult:  # noqa: ANN001
+    def generate(self, chats, sampling: Sampling) -> GenerationResult:
         if self.calls == 0:
             raise Killed
         self.calls -= 1
@@ -284,7 +284,7 @@ def _run(command: list[str], timeout: int = 600):
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def _start_and_kill_when_sharded(command: list[str], output: Path, kill) -> int:  # noqa: ANN001
+def _start_and_kill_when_sharded(command: list[str], output: Path, kill) -> int:
     """Start Snakemake in its own process group; once the job making ``output`` has
     written two shards, ``kill(snakemake process)``. Returns the shards left."""
     import os
@@ -310,7 +310,7 @@ def _start_and_kill_when_sharded(command: list[str], output: Path, kill) -> int:
     return len(list(shards.glob("shard-*.json")))
 
 
-def _kill_job(proc) -> None:  # noqa: ANN001
+def _kill_job(proc) -> None:
     """kill -9 the generation job only (the script process Snakemake started)."""
     import psutil
 
@@ -320,7 +320,7 @@ def _kill_job(proc) -> None:  # noqa: ANN001
         job.kill()
 
 
-def _kill_group(proc) -> None:  # noqa: ANN001
+def _kill_group(proc) -> None:
     """kill -9 Snakemake's whole process group: Snakemake and every job."""
     import os
 
@@ -397,7 +397,7 @@ def test_killed_snakemake_recovers_with_the_readme_commands(killed_and_resumed):
     assert ".venv/bin/snakemake --unlock" in readme
 
 
-def _one_error_line(result) -> str:  # noqa: ANN001
+def _one_error_line(result) -> str:
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error")]
     assert result.returncode != 0 and lines, (result.stdout + result.stderr)[-3000:]
     return lines[0]

@@ -4,9 +4,9 @@ runs, and which edits count as a change to it."""
 from pathlib import Path
 
 import pytest
+from snakemake_runner import ROOT
 
 from alice_w2s.fingerprint import code_fingerprint, imported_modules, normalized_code, package_files
-from snakemake_runner import ROOT
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 PACKAGE = ROOT / "src" / "alice_w2s"

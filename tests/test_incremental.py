@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from snakemake_runner import copy_checkout, planned_outputs, snakemake
 
 pytestmark = pytest.mark.incremental

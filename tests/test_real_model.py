@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from snakemake_runner import ROOT, snakemake
 
 from alice_w2s.config import ConfigError, load_yaml, validate

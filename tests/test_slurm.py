@@ -12,7 +12,6 @@ import time
 
 import pandas as pd
 import pytest
-
 from snakemake_runner import ROOT, snakemake
 
 pytestmark = pytest.mark.slurm

@@ -46,7 +46,7 @@ def _with_defaults(validator_class: type) -> type:
     and reads numbers the same whatever their YAML spelling."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001 - jsonschema hook
+    def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, subschema in properties.items():
                 if "default" in subschema and name not in instance:
@@ -121,7 +121,7 @@ def resolve_config(config: dict, configfiles: list, default_path: str | Path) ->
     return config
 
 
-def _raise_first(errors, prefix: str = "") -> None:  # noqa: ANN001 - jsonschema error iterator
+def _raise_first(errors, prefix: str = "") -> None:
     errors = sorted(errors, key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]

@@ -1,8 +1,8 @@
 """Adapter: cluster each question's sampled responses."""
 
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.pools import read_pool
 from alice_w2s.io import read_parquet, write_parquet
+from alice_w2s.pools import read_pool
 from alice_w2s.runner import run_stage
 from alice_w2s.stages.cluster import cluster_samples, cluster_stats
 

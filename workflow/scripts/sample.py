@@ -1,8 +1,8 @@
 """Adapter: K responses per pool question from the fine-tuned teacher."""
 
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.pools import read_pool
 from alice_w2s.io import write_parquet
+from alice_w2s.pools import read_pool
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
 from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from

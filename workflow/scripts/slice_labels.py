@@ -2,8 +2,8 @@
 direct pair's labels (the reference scripts do the same), so the cascade and the
 single-turn experiment share one teacher run."""
 
-from alice_w2s.pools import read_pool
 from alice_w2s.io import read_parquet, write_parquet
+from alice_w2s.pools import read_pool
 from alice_w2s.runner import run_stage
 
 

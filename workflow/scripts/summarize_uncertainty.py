@@ -1,7 +1,7 @@
 """Adapter: the summarizer writes the teacher's uncertainty per question."""
 
-from alice_w2s.pools import read_pool
 from alice_w2s.io import read_parquet, write_parquet
+from alice_w2s.pools import read_pool
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
 from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from

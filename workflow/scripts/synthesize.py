@@ -1,9 +1,9 @@
 """Adapter: the student synthesizes its own training labels (Alice), from one or
 more teachers' answers, with their uncertainty or (ablation) without it."""
 
-from alice_w2s.pools import read_pool
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import read_parquet, write_parquet
+from alice_w2s.pools import read_pool
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
 from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from

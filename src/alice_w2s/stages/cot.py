@@ -16,7 +16,7 @@ from alice_w2s.datasets.registry import DatasetSpec
 from alice_w2s.prompts import Prompts, user_chat
 
 if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
-    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+    from alice_w2s.backends.generation import GenerationResult, Generator, Sampling
 
 COLUMNS = ["id", "question", "response", "extracted", "correct", "tries_used", "source"]
 

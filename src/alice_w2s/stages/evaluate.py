@@ -7,9 +7,8 @@ strict-match) and ``lenient_accuracy`` (text: raw aliases and the value too)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,7 +16,7 @@ from alice_w2s.datasets.registry import DatasetSpec
 from alice_w2s.prompts import Prompts, user_chat
 
 if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
-    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+    from alice_w2s.backends.generation import GenerationResult, Generator, Sampling
 
 
 def evaluate(

@@ -11,7 +11,7 @@ from alice_w2s.datasets.registry import DatasetSpec
 from alice_w2s.prompts import Prompts, user_chat
 
 if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
-    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+    from alice_w2s.backends.generation import GenerationResult, Generator, Sampling
 
 COLUMNS = ["id", "sample_idx", "response", "extracted"]
 

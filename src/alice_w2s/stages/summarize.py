@@ -23,7 +23,7 @@ import pandas as pd
 from alice_w2s.prompts import Prompts, user_chat
 
 if TYPE_CHECKING:  # types only: the stage runs whatever generator it is given
-    from alice_w2s.backends.generation import Generator, GenerationResult, Sampling
+    from alice_w2s.backends.generation import GenerationResult, Generator, Sampling
 
 COLUMNS = ["id", "question", "teacher_answer", "n_clusters", "uncertainty"]
 
