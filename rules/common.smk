@@ -139,12 +139,9 @@ def prompt_params(*names):
     return params
 
 
-SFT_ROLES = {"teacher-cot": "teacher", "teacher-qa": "teacher", "gold": "baseline"}
-
-
 def sft_recipe(key):
     """The SFT recipe of a model key: `sft`, with its role's overrides on top."""
-    return config_sft_recipe(config, SFT_ROLES.get(plan.parse_key(key).recipe, "student"))
+    return config_sft_recipe(config, plan.sft_role(plan.parse_key(key).recipe))
 
 
 def training_set(dataset, key):

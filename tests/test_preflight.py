@@ -12,7 +12,7 @@ from snakemake_runner import ROOT, snakemake
 from alice_w2s import preflight
 from alice_w2s.backends.sft import accumulation_steps
 from alice_w2s.config import load_schema, sft_recipe, validate
-from alice_w2s.plan import parse_key
+from alice_w2s.plan import parse_key, sft_role
 
 PAPER = ROOT / "config" / "paper.yaml"
 GIB = 2**30
@@ -140,7 +140,7 @@ def test_planned_paper_jobs_batch_threads_and_tasks(paper, tmp_path):
     assert len(sft) > 40
     gpu_counts = set()
     for wc, res in sft:
-        recipe = sft_recipe(paper, preflight._ROLE.get(parse_key(wc["key"]).recipe, "student"))
+        recipe = sft_recipe(paper, sft_role(parse_key(wc["key"]).recipe))
         gpus = int(res["gpu"])
         gpu_counts.add(gpus)
         steps = accumulation_steps(recipe["effective_batch_size"], recipe["per_device_batch_size"], gpus)

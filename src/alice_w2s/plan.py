@@ -45,6 +45,13 @@ STUDENT_METHODS = {
     "w2s-qa": "teacher-qa",
 }
 ALICE_METHODS = ("alice", "alice-no-unc")
+# recipe -> the SFT role whose overrides (`sft.roles`) it trains with; students otherwise
+SFT_ROLES = {"teacher-cot": "teacher", "teacher-qa": "teacher", "gold": "baseline"}
+
+
+def sft_role(recipe: str | None) -> str:
+    """The SFT role a model trained by ``recipe`` has: teacher, baseline or student."""
+    return SFT_ROLES.get(recipe, "student")
 MODEL_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _GROUP_RE = rf"{MODEL_NAME_RE}(?:\{GROUP_SEP}{MODEL_NAME_RE})*"
 _KEY_RE = re.compile(

@@ -121,9 +121,6 @@ def cluster_needs(responses: int, cpus: int, gpus: int) -> tuple[float, float]:
 
 # --- which jobs the tables plan --------------------------------------------------------
 
-_ROLE = {"teacher-cot": "teacher", "teacher-qa": "teacher", "gold": "baseline"}
-
-
 def planned_models(config: dict) -> tuple[set[tuple[str, str]], set[str], set[str]]:
     """(model, SFT role) pairs trained, models that generate, and the free-text
     datasets the tables cluster, from the tables' model keys."""
@@ -135,7 +132,7 @@ def planned_models(config: dict) -> tuple[set[tuple[str, str]], set[str], set[st
             generating.update(parsed.base_models)
             if parsed.is_base:
                 continue
-            trained.add((parsed.name, _ROLE.get(parsed.recipe, "student")))
+            trained.add((parsed.name, plan.sft_role(parsed.recipe)))
             if parsed.is_student:
                 trained.update((t, "teacher") for t in parsed.first_teachers)  # @teacher-cot
                 trained.update((mid, "student") for mid in parsed.chain[1:-1])  # earlier links
