@@ -102,3 +102,14 @@ def test_paper_contain_match_uses_only_the_given_golds():
     s = answers.score("text", response, "St. Louis", ["st louis"], contain_golds=["st louis"], lenient_aliases=["St. Louis"])
     assert not s.correct  # "st louis" is not in "it is st. louis."
     assert s.lenient_correct and s.exact_match == 1.0
+
+
+def test_each_answer_type_is_one_object_that_says_how_to_score_and_cluster():
+    types = answers.ANSWER_TYPES
+    assert list(types) == ["number", "choice", "text"]
+    assert [(t.free_text, t.clusters_by_embedding) for t in types.values()] == [(False, False), (False, False), (True, True)]
+    assert answers.get_answer_type("choice") is answers.CHOICE is answers.get_answer_type(answers.CHOICE)
+    assert answers.TEXT.warmup_answer({"answer": "Kalo", "solution": None}) == "I recall that it is Kalo.\nAnswer: Kalo"
+    assert answers.NUMBER.warmup_answer({"answer": "5", "solution": "2 + 3 = 5.\n#### 5"}) == "2 + 3 = 5.\n#### 5"
+    with pytest.raises(ValueError, match="unknown answer_type 'bool'"):
+        answers.extract("bool", "yes")

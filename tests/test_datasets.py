@@ -125,3 +125,14 @@ def test_triviaqa_paper_metric_is_normalised_aliases_in_the_lower_cased_response
     raw_only = spec.score("I believe it is St. Kalo 0.\nAnswer: St. Kalo 0", row)
     assert not raw_only.correct and raw_only.lenient_correct and raw_only.exact_match == 1.0
     assert spec.score("Answer: saint kalo 0", row).correct
+
+
+def test_toy_kinds_are_the_registry_entries_with_a_generator():
+    toys = [name for name, spec in REGISTRY.items() if spec.is_toy]
+    assert toys == ["toy_math", "toy_choice", "toy_trivia", "toy_arithmetic", "toy_categories", "toy_facts"]
+    for kind in toys:
+        assert len(toy.generate(kind, 5, 2)) == 5
+    with pytest.raises(ValueError, match="'gsm8k' is not a toy dataset"):
+        toy.generate("gsm8k", 1, 0)
+    # the embedded models' tokenizer corpus and warm-up draw from these, in this order
+    assert [name for name, spec in REGISTRY.items() if spec.warmup_corpus] == ["toy_math", "toy_choice", "toy_trivia"]

@@ -1,4 +1,6 @@
-"""Answer extraction and scoring, one function per answer type.
+"""Answer types: one ``AnswerType`` object per answer format, which knows how a
+response's final answer is extracted, how a label's closing line reads, how an
+answer is scored and how a question's sampled responses are clustered.
 
 Three answer types cover the paper's datasets:
 - ``number``: GSM8K-style, the response ends with a line ``#### <number>``.
@@ -6,16 +8,18 @@ Three answer types cover the paper's datasets:
   ``So the correct choice is <LETTER>.``
 - ``text``: HotpotQA/TriviaQA-style free text; the paper scores "gold contained
   in the response"; we also extract the short answer after ``Answer:`` for
-  normalised exact match and F1 (SQuAD normalisation).
+  normalised exact match and F1 (SQuAD normalisation). Its responses are
+  clustered by embedding similarity, the others' by equal extracted answers.
 
 Each answer is read two ways, as lm-evaluation-harness reports both: strict (only
 the exact closing line) and flexible (the same commitment in the forms instruct
 models write it). Neither ever picks a number or letter the response does not
 state as its answer. The flexible reading is the one scores and labels use.
 
-Everything that parses or scores a response (CoT filter, clustering,
-evaluation) goes through this module via the dataset registry, so a format
-lives in exactly one place.
+Everything that parses, scores or clusters responses (CoT filter, clustering,
+evaluation, the embedded models' warm-up) asks the dataset's registry entry
+(``datasets.registry``) for its answer type, so a format lives in exactly one
+place. ``register_answer_type`` adds a new one.
 """
 
 from __future__ import annotations
@@ -23,9 +27,8 @@ from __future__ import annotations
 import collections
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-
-ANSWER_TYPES = ("number", "choice", "text")
 
 # The sentences the prompts ask models to end with; labels are rendered with the
 # same strings (see ``format_final``), so training data and parsing agree.
@@ -75,38 +78,41 @@ def _clean_text_answer(raw: str) -> str | None:
     return answer or None
 
 
-def extract(answer_type: str, response: str | None, strict: bool = False) -> str | None:
-    """The final answer a response commits to, or None if it commits to none.
+def _number_strict(response: str) -> str | None:
+    found = _last(_NUMBER_STRICT_RE, response)
+    return None if found is None else normalize_number(found)
 
-    ``strict`` accepts only the exact closing line our prompts ask for; the
-    default (flexible) also reads the forms instruct models use for the same
-    commitment. Both take the last commitment in the response."""
-    if response is None:
-        return None
-    if answer_type not in ANSWER_TYPES:
-        raise ValueError(f"unknown answer_type {answer_type!r}; expected one of {ANSWER_TYPES}")
-    if strict:
-        pattern = {"number": _NUMBER_STRICT_RE, "choice": _CHOICE_STRICT_RE, "text": _TEXT_STRICT_RE}[answer_type]
-        found = _last(pattern, response)
-        if found is None:
-            return None
-        if answer_type == "number":
-            return normalize_number(found)
-        return found.upper() if answer_type == "choice" else _clean_text_answer(found)
+
+def _number_flexible(response: str) -> str | None:
     plain = _MARKDOWN_RE.sub("", response)
-    if answer_type == "number":
-        # the "####" line first: a response that writes one commits to it
-        for pattern in (_NUMBER_MARKER_RE, _NUMBER_BOXED_RE, _NUMBER_PHRASE_RE):
-            found = _last(pattern, plain)
-            if found is not None:
-                return normalize_number(found)
-        return None
-    if answer_type == "choice":
-        found = _last(_CHOICE_STRICT_RE, plain)
+    # the "####" line first: a response that writes one commits to it
+    for pattern in (_NUMBER_MARKER_RE, _NUMBER_BOXED_RE, _NUMBER_PHRASE_RE):
+        found = _last(pattern, plain)
         if found is not None:
-            return found.upper()
-        found = _last(_CHOICE_FLEX_RE, plain) or _last(_CHOICE_BOXED_RE, plain)
-        return found
+            return normalize_number(found)
+    return None
+
+
+def _choice_strict(response: str) -> str | None:
+    found = _last(_CHOICE_STRICT_RE, response)
+    return None if found is None else found.upper()
+
+
+def _choice_flexible(response: str) -> str | None:
+    plain = _MARKDOWN_RE.sub("", response)
+    found = _last(_CHOICE_STRICT_RE, plain)
+    if found is not None:
+        return found.upper()
+    return _last(_CHOICE_FLEX_RE, plain) or _last(_CHOICE_BOXED_RE, plain)
+
+
+def _text_strict(response: str) -> str | None:
+    found = _last(_TEXT_STRICT_RE, response)
+    return None if found is None else _clean_text_answer(found)
+
+
+def _text_flexible(response: str) -> str | None:
+    plain = _MARKDOWN_RE.sub("", response)
     found = _last(_TEXT_STRICT_RE, plain) or _last(_TEXT_FLEX_RE, plain)
     if found is not None:
         return _clean_text_answer(found)
@@ -116,15 +122,8 @@ def extract(answer_type: str, response: str | None, strict: bool = False) -> str
     return _clean_text_answer(lines[0]) if len(lines) == 1 else None
 
 
-def format_final(answer_type: str, answer: str) -> str:
-    """The closing line a label ends with, in the form ``extract`` parses."""
-    if answer_type == "number":
-        return f"#### {answer}"
-    if answer_type == "choice":
-        return f"{CHOICE_SENTENCE} {answer}."
-    if answer_type == "text":
-        return f"{TEXT_MARKER} {answer}"
-    raise ValueError(f"unknown answer_type {answer_type!r}; expected one of {ANSWER_TYPES}")
+def _choice_letter(gold: str) -> str:
+    return gold.strip().upper()
 
 
 # --- SQuAD-style normalisation for the QA sets -------------------------------------
@@ -167,32 +166,89 @@ class Score:
         return self.extracted is not None
 
 
-def score(
-    answer_type: str,
-    response: str | None,
-    gold: str,
-    aliases: list[str] | None = None,
-    *,
-    contain_golds: list[str] | None = None,
-    lenient_aliases: list[str] | None = None,
-) -> Score:
-    """Score one response. Unparsable responses are wrong (never dropped).
+@dataclass(frozen=True)
+class AnswerType:
+    """One answer format: how a response's answer is read, how a label closes, how
+    an answer is scored and how a question's sampled responses are clustered.
 
-    ``gold`` is the canonical answer (number string, letter, or text) and
-    ``aliases`` extra accepted strings for text answers. For text, ``correct`` is
-    the paper's contain-match of ``contain_golds`` (default: gold and aliases) in
-    the lower-cased response; ``lenient_correct`` also accepts ``lenient_aliases``.
-    """
-    extracted = extract(answer_type, response)
-    strict = extract(answer_type, response, strict=True)
-    if answer_type in ("number", "choice"):
-        if answer_type == "number":
-            gold_norm = normalize_number(gold)
-        else:
-            gold_norm = gold.strip().upper()
-        hit = extracted is not None and extracted == gold_norm
-        strict_hit = strict is not None and strict == gold_norm
-        return Score(extracted, hit, float(hit), float(hit), strict, strict_hit, hit)
+    Its ``name`` also names its prompt templates (``question/<name>.txt``,
+    ``cot/<name>.txt``, ``format/<name>.txt`` in ``resources/prompts/``)."""
+
+    name: str
+    final_line: str  # the closing line a label ends with; "{answer}" is filled in
+    strict: Callable[[str], str | None]  # the answer the exact closing line states, or None
+    flexible: Callable[[str], str | None]  # the same commitment in the forms instruct models write it
+    # Exact-match scoring: the gold's canonical form, compared with the extracted
+    # answer. None: free-text scoring (the paper's contain-match, plus normalised EM
+    # and token F1 of the extracted short answer).
+    canonical: Callable[[str], str | None] | None = None
+    # Clustering: by embedding similarity of the responses (needs an embedder and a
+    # threshold), else by equal extracted answers.
+    clusters_by_embedding: bool = False
+    # The embedded models' warm-up answer: this line ("{answer}" filled in) before
+    # the closing line; None: the row's worked solution, which ends with it.
+    warmup: str | None = None
+
+    @property
+    def free_text(self) -> bool:
+        """Scored by contain-match, EM and F1 (the tables' QA metrics), not exact match."""
+        return self.canonical is None
+
+    def extract(self, response: str | None, strict: bool = False) -> str | None:
+        """The final answer a response commits to, or None if it commits to none.
+
+        ``strict`` accepts only the exact closing line our prompts ask for; the
+        default (flexible) also reads the forms instruct models use for the same
+        commitment. Both take the last commitment in the response."""
+        if response is None:
+            return None
+        return (self.strict if strict else self.flexible)(response)
+
+    def format_final(self, answer: str) -> str:
+        """The closing line a label ends with, in the form ``extract`` parses."""
+        return self.final_line.format(answer=answer)
+
+    def warmup_answer(self, row: dict) -> str:
+        """A short answer to a normalised row in this format, for the embedded models' warm-up."""
+        if self.warmup is None:
+            return row["solution"]
+        return self.warmup.format(answer=row["answer"]) + "\n" + self.format_final(row["answer"])
+
+    def score(
+        self,
+        response: str | None,
+        gold: str,
+        aliases: list[str] | None = None,
+        *,
+        contain_golds: list[str] | None = None,
+        lenient_aliases: list[str] | None = None,
+    ) -> Score:
+        """Score one response. Unparsable responses are wrong (never dropped).
+
+        ``gold`` is the canonical answer (number string, letter, or text) and
+        ``aliases`` extra accepted strings for free-text answers. There, ``correct``
+        is the paper's contain-match of ``contain_golds`` (default: gold and aliases)
+        in the lower-cased response; ``lenient_correct`` also accepts ``lenient_aliases``.
+        """
+        extracted = self.extract(response)
+        strict = self.extract(response, strict=True)
+        if self.canonical is not None:
+            gold_norm = self.canonical(gold)
+            hit = extracted is not None and extracted == gold_norm
+            strict_hit = strict is not None and strict == gold_norm
+            return Score(extracted, hit, float(hit), float(hit), strict, strict_hit, hit)
+        return _free_text_score(response, extracted, strict, gold, aliases, contain_golds, lenient_aliases)
+
+
+def _free_text_score(
+    response: str | None,
+    extracted: str | None,
+    strict: str | None,
+    gold: str,
+    aliases: list[str] | None,
+    contain_golds: list[str] | None,
+    lenient_aliases: list[str] | None,
+) -> Score:
     golds = [g for g in [gold, *(aliases or [])] if g and g.strip()]
     paper_golds = golds if contain_golds is None else [g for g in contain_golds if g and g.strip()]
     lenient_golds = [*golds, *paper_golds, *(g for g in (lenient_aliases or []) if g and g.strip())]
@@ -208,3 +264,64 @@ def score(
     em = max(float(normalize_text(extracted) == normalize_text(g)) for g in lenient_golds) if lenient_golds else 0.0
     f1 = max(token_f1(extracted, g) for g in lenient_golds) if lenient_golds else 0.0
     return Score(extracted, correct, em, f1, strict, strict_hit, lenient)
+
+
+NUMBER = AnswerType("number", "#### {answer}", _number_strict, _number_flexible, canonical=normalize_number)
+CHOICE = AnswerType(
+    "choice", CHOICE_SENTENCE + " {answer}.", _choice_strict, _choice_flexible, canonical=_choice_letter,
+    warmup="Option {answer} fits the question best.",
+)
+TEXT = AnswerType(
+    "text", TEXT_MARKER + " {answer}", _text_strict, _text_flexible, clusters_by_embedding=True,
+    warmup="I recall that it is {answer}.",
+)
+
+# Every answer type by name; a dataset's registry entry names one.
+ANSWER_TYPES: dict[str, AnswerType] = {t.name: t for t in (NUMBER, CHOICE, TEXT)}
+
+
+def register_answer_type(answer_type: AnswerType) -> AnswerType:
+    """Add an answer type (its prompt templates go in ``resources/prompts/``)."""
+    known = ANSWER_TYPES.get(answer_type.name)
+    if known is not None and known != answer_type:
+        raise ValueError(f"answer type {answer_type.name!r} is registered already")
+    ANSWER_TYPES[answer_type.name] = answer_type
+    return answer_type
+
+
+def get_answer_type(answer_type: str | AnswerType) -> AnswerType:
+    """The registered answer type of that name (an ``AnswerType`` is returned as it is)."""
+    if isinstance(answer_type, AnswerType):
+        return answer_type
+    try:
+        return ANSWER_TYPES[answer_type]
+    except KeyError:
+        raise ValueError(f"unknown answer_type {answer_type!r}; expected one of {', '.join(ANSWER_TYPES)}") from None
+
+
+# --- by name, for callers that hold an answer type's name -----------------------------
+
+
+def extract(answer_type: str | AnswerType, response: str | None, strict: bool = False) -> str | None:
+    """``AnswerType.extract`` of the named answer type."""
+    return get_answer_type(answer_type).extract(response, strict)
+
+
+def format_final(answer_type: str | AnswerType, answer: str) -> str:
+    """``AnswerType.format_final`` of the named answer type."""
+    return get_answer_type(answer_type).format_final(answer)
+
+
+def score(
+    answer_type: str | AnswerType,
+    response: str | None,
+    gold: str,
+    aliases: list[str] | None = None,
+    *,
+    contain_golds: list[str] | None = None,
+    lenient_aliases: list[str] | None = None,
+) -> Score:
+    """``AnswerType.score`` of the named answer type."""
+    return get_answer_type(answer_type).score(
+        response, gold, aliases, contain_golds=contain_golds, lenient_aliases=lenient_aliases
+    )

@@ -12,6 +12,7 @@ import jsonschema
 import yaml
 
 from alice_w2s import plan
+from alice_w2s.datasets import registry
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
@@ -88,6 +89,7 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     schema = schema or load_schema()
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     _raise_first(validator.iter_errors(config))
+    _check_kinds(config)
     _check_sft_roles(config, schema)
     _check_references(config)
     return canonical(config)
@@ -149,6 +151,16 @@ def _check_sft_roles(config: dict, schema: dict) -> None:
         _raise_first(jsonschema.Draft202012Validator(recipe_schema).iter_errors(merged), f"sft.roles.{role}")
 
 
+def _check_kinds(config: dict) -> None:
+    """Every dataset's kind is in the dataset registry (the schema does not list them)."""
+    for name, dataset in config["datasets"].items():
+        if dataset["kind"] not in registry.REGISTRY:
+            raise ConfigError(
+                f"config key datasets.{name}.kind: unknown dataset kind {dataset['kind']!r}; "
+                f"registered: {', '.join(registry.REGISTRY)}"
+            )
+
+
 def _check_references(config: dict) -> None:
     models, datasets = config["models"], config["datasets"]
     for name, model in models.items():
@@ -171,8 +183,7 @@ def _check_references(config: dict) -> None:
             raise ConfigError(f"{where}.file: only for source gguf (the .gguf file inside the folder path)")
     for name, dataset in datasets.items():
         where = f"config key datasets.{name}"
-        is_toy_kind = dataset["kind"].startswith("toy_")
-        if (dataset["source"] == "toy") != is_toy_kind:
+        if (dataset["source"] == "toy") != registry.get_spec(dataset["kind"]).is_toy:
             raise ConfigError(f"{where}.source: toy kinds need source 'toy' and real kinds 'hub' or 'local'")
         if dataset["source"] == "toy" and "toy" not in dataset:
             raise ConfigError(f"{where}.toy: required for a toy dataset (n_train, n_eval)")

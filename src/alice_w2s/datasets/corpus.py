@@ -1,41 +1,29 @@
 """Text for the embedded models: the tokenizer's training corpus and the short
 warm-up that teaches the tiny models the answer formats.
 
-It is drawn from the toy generators with its own seed (``embedded.corpus_seed``),
-apart from the seeds of the toy datasets themselves.
+It is drawn from the toy kinds the registry marks ``warmup_corpus``, with its own
+seed (``embedded.corpus_seed``), apart from the seeds of the toy datasets
+themselves; each answer is written as its answer type's ``warmup_answer``.
 """
 
 from __future__ import annotations
 
-from alice_w2s import answers
 from alice_w2s.datasets import toy
 from alice_w2s.datasets.prepare import normalise
-from alice_w2s.datasets.registry import get_spec
+from alice_w2s.datasets.registry import REGISTRY
 from alice_w2s.prompts import Prompts
-
-TOY_KINDS = ("toy_math", "toy_choice", "toy_trivia")
-
-
-def _warmup_answer(row: dict) -> str:
-    answer_type = row["answer_type"]
-    if answer_type == "number":
-        return row["solution"]
-    if answer_type == "choice":
-        return f"Option {row['answer']} fits the question best.\n" + answers.format_final("choice", row["answer"])
-    return f"I recall that it is {row['answer']}.\n" + answers.format_final("text", row["answer"])
 
 
 def warmup_conversations(rows_per_kind: int, seed: int, prompts: Prompts) -> list[list[dict[str, str]]]:
-    """(user prompt, formatted answer) conversations across the toy kinds, interleaved."""
+    """(user prompt, formatted answer) conversations across the warm-up kinds, interleaved."""
     per_kind = []
-    for kind in TOY_KINDS:
-        spec = get_spec(kind)
-        frame = normalise(spec, toy.generate(kind, rows_per_kind, seed), f"corpus {kind}")
+    for spec in [s for s in REGISTRY.values() if s.warmup_corpus]:
+        frame = normalise(spec, toy.generate(spec.name, rows_per_kind, seed), f"corpus {spec.name}")
         per_kind.append(
             [
                 [
-                    {"role": "user", "content": prompts.question(row["answer_type"], row["question"])},
-                    {"role": "assistant", "content": _warmup_answer(row)},
+                    {"role": "user", "content": prompts.question(spec.answer_type, row["question"])},
+                    {"role": "assistant", "content": spec.answer.warmup_answer(row)},
                 ]
                 for row in frame.to_dict("records")
             ]

@@ -4,9 +4,9 @@ real instruct model (SmolLM2, config/smol.yaml) show accuracies that are neither
 0 nor 1 without the hub. Records come in the hub shapes of the datasets they
 stand in for, so the same normalisers run as on the paper's data:
 
-- ``toy_arithmetic`` -> gsm8k shape (worked line + ``#### n``)
-- ``toy_categories`` -> ai2_arc shape (four lettered options)
-- ``toy_facts``      -> trivia_qa shape (value + aliases)
+- ``toy_arithmetic`` (``arithmetic_records``) -> gsm8k shape (worked line + ``#### n``)
+- ``toy_categories`` (``category_records``)   -> ai2_arc shape (four lettered options)
+- ``toy_facts``      (``fact_records``)       -> trivia_qa shape (value + aliases)
 
 Arithmetic is drawn fresh for each record. Categories and facts come from fixed
 lists: each question is asked once, in a seeded order, so train and eval never
@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 
 from alice_w2s.answers import normalize_text
+from alice_w2s.datasets.registry import REGISTRY
 
 # --- arithmetic ---------------------------------------------------------------------
 
@@ -178,18 +179,27 @@ def _take(pool: list, n: int, kind: str) -> list:
     return pool[:n]
 
 
+def arithmetic_records(n: int, seed: int) -> list[dict]:
+    rng = random.Random(f"toy_arithmetic:{seed}")
+    return [_arithmetic_record(rng) for _ in range(n)]
+
+
+def category_records(n: int, seed: int) -> list[dict]:
+    rng = random.Random(f"toy_categories:{seed}:options")
+    pairs = _take(_category_questions(seed), n, "toy_categories")
+    return [_category_record(rng, category, word, i) for i, (category, word) in enumerate(pairs)]
+
+
+def fact_records(n: int, seed: int) -> list[dict]:
+    return [_fact_record(fact, i) for i, fact in enumerate(_take(_fact_questions(seed), n, "toy_facts"))]
+
+
+# The kinds whose generators live here, as the registry names them.
+KINDS = tuple(name for name, spec in REGISTRY.items() if isinstance(spec.toy, str) and spec.toy.startswith(__name__ + ":"))
+
+
 def generate(kind: str, n: int, seed: int) -> list[dict]:
     """``n`` records of ``kind`` (one of ``KINDS``), the same for the same seed."""
-    if kind == "toy_arithmetic":
-        rng = random.Random(f"{kind}:{seed}")
-        return [_arithmetic_record(rng) for _ in range(n)]
-    if kind == "toy_categories":
-        rng = random.Random(f"{kind}:{seed}:options")
-        pairs = _take(_category_questions(seed), n, kind)
-        return [_category_record(rng, category, word, i) for i, (category, word) in enumerate(pairs)]
-    if kind == "toy_facts":
-        return [_fact_record(fact, i) for i, fact in enumerate(_take(_fact_questions(seed), n, kind))]
-    raise ValueError(f"unknown facts dataset {kind!r}; expected one of {', '.join(KINDS)}")
-
-
-KINDS = ("toy_arithmetic", "toy_categories", "toy_facts")
+    if kind not in KINDS:
+        raise ValueError(f"unknown facts dataset {kind!r}; expected one of {', '.join(KINDS)}")
+    return REGISTRY[kind].toy_records(n, seed)

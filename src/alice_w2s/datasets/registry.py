@@ -1,8 +1,13 @@
-"""One registry entry per dataset: where it comes from, how a record becomes a row,
-how its answers are parsed and scored, and which prompt template asks its questions.
+"""One registry entry per dataset kind: where it comes from (hub id and splits, or
+a toy generator), how a record becomes a row, and its answer type (``answers``:
+how answers are parsed, scored and clustered, and which prompt templates ask its
+questions).
 
-The CoT filter, the clustering and the evaluation all go through ``DatasetSpec``,
-so a dataset's answer format is defined here and nowhere else.
+Everything else asks this registry: config validation (which kinds exist, which
+are toys), data preparation and toy generation, the embedded models' warm-up
+corpus, the CoT filter, clustering, labels and evaluation. A new kind is one
+``register(DatasetSpec(...))`` call (the built-in kinds are registered at the end
+of this module).
 
 Normalised row (what ``results/data/{dataset}/*.parquet`` holds):
 ``id, question, answer, aliases, lenient_aliases, solution, answer_type`` where
@@ -16,6 +21,7 @@ further strings only the lenient metric accepts (TriviaQA's raw aliases),
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,7 +33,7 @@ Row = dict
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    answer_type: str  # "number" | "choice" | "text"
+    answer_type: str  # a name in answers.ANSWER_TYPES: "number" | "choice" | "text" | one registered there
     normalize: Callable[[dict, int], Row]  # hub-shaped record, position -> normalised row
     hub_id: str | None = None
     hub_config: str | None = None
@@ -42,20 +48,44 @@ class DatasetSpec:
     # Record fields the normaliser reads: hub and Parquet loads keep only these
     # (TriviaQA's evidence texts are many GB).
     fields: tuple[str, ...] | None = None
+    # Toy kinds (config source "toy"): a function (n, seed) -> n hub-shaped records,
+    # the same for the same seed; or its "module:function" name, imported when
+    # called, so that jobs which make no toy data do not run (or hash) the
+    # generators. None: a real dataset (source "hub" or "local").
+    toy: Callable[[int, int], list[dict]] | str | None = None
+    # The embedded models' tokenizer corpus and format warm-up draw from this kind.
+    warmup_corpus: bool = False
+
+    @property
+    def answer(self) -> answers.AnswerType:
+        """The answer type: extraction, closing line, scoring, clustering."""
+        return answers.get_answer_type(self.answer_type)
+
+    @property
+    def is_toy(self) -> bool:
+        return self.toy is not None
+
+    def toy_records(self, n: int, seed: int) -> list[dict]:
+        """``n`` hub-shaped records from the toy generator, the same for the same seed."""
+        if self.toy is None:
+            raise ValueError(f"dataset kind {self.name!r} has no toy generator")
+        generate = self.toy
+        if isinstance(generate, str):
+            module, _, function = generate.partition(":")
+            generate = getattr(importlib.import_module(module), function)
+        return generate(n, seed)
 
     def extract(self, response: str | None, strict: bool = False) -> str | None:
-        return answers.extract(self.answer_type, response, strict)
+        return self.answer.extract(response, strict)
 
     def score(self, response: str | None, row: Row) -> answers.Score:
         aliases, lenient = _strings(row.get("aliases")), _strings(row.get("lenient_aliases"))
         contain = aliases if self.contain_match == "aliases" else [row["answer"]]
-        return answers.score(
-            self.answer_type, response, row["answer"], aliases, contain_golds=contain, lenient_aliases=lenient
-        )
+        return self.answer.score(response, row["answer"], aliases, contain_golds=contain, lenient_aliases=lenient)
 
     def qa_label(self, row: Row) -> str:
         """The bare-answer label (Q-A format) for a row."""
-        return answers.format_final(self.answer_type, row["answer"])
+        return self.answer.format_final(row["answer"])
 
     def cot_label(self, row: Row) -> str | None:
         """The human worked solution as a label, if the dataset has one."""
@@ -74,7 +104,7 @@ def _strings(values: object) -> list[str]:
 
 def _gsm8k(record: dict, position: int) -> Row:
     solution = record["answer"]
-    gold = answers.extract("number", solution)
+    gold = answers.NUMBER.extract(solution)
     if gold is None:
         raise ValueError(f"gsm8k record {position}: no '#### <number>' line in its answer")
     body = solution.rsplit("####", 1)[0].strip()
@@ -85,7 +115,7 @@ def _gsm8k(record: dict, position: int) -> Row:
         "aliases": [],
         "lenient_aliases": [],
         # The label ends with our own closing line, which equals the hub's '#### n'.
-        "solution": f"{body}\n{answers.format_final('number', gold)}",
+        "solution": f"{body}\n{answers.NUMBER.format_final(gold)}",
     }
 
 
@@ -141,28 +171,46 @@ def _triviaqa(record: dict, position: int) -> Row:
 
 
 TRIVIAQA_FIELDS = ("question", "question_id", "answer")
+# The toy generators, by name (see DatasetSpec.toy).
+_TOY = "alice_w2s.datasets.toy:"
+_FACTS = "alice_w2s.datasets.facts:"
 
-REGISTRY: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in [
-        DatasetSpec("gsm8k", "number", _gsm8k, "openai/gsm8k", "main", "train", "test", has_human_cot=True),
-        DatasetSpec("arc_challenge", "choice", _arc, "allenai/ai2_arc", "ARC-Challenge", "train", "test"),
-        DatasetSpec("hotpotqa", "text", _hotpotqa, "hotpotqa/hotpot_qa", "fullwiki", "train", "validation"),
-        # rc.nocontext: the rc rows without their evidence texts (many GB).
-        DatasetSpec("triviaqa", "text", _triviaqa, "mandarjoshi/trivia_qa", "rc.nocontext", "train", "validation",
-                    contain_match="aliases", question_key="question_id", fields=TRIVIAQA_FIELDS),
-        # Embedded stand-ins: the same normalisers, records made by datasets.toy.
-        DatasetSpec("toy_math", "number", _gsm8k, has_human_cot=True),
-        DatasetSpec("toy_choice", "choice", _arc),
-        DatasetSpec("toy_trivia", "text", _triviaqa, contain_match="aliases", question_key="question_id",
-                    fields=TRIVIAQA_FIELDS),
-        # Facts a small pretrained model can partly know (datasets.facts).
-        DatasetSpec("toy_arithmetic", "number", _gsm8k, has_human_cot=True),
-        DatasetSpec("toy_categories", "choice", _arc),
-        DatasetSpec("toy_facts", "text", _triviaqa, contain_match="aliases", question_key="question_id",
-                    fields=TRIVIAQA_FIELDS),
-    ]
-}
+REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    """Add a dataset kind; config validation, data preparation, the stages and the
+    rules all find it here by name. Its answer type must be registered already
+    (``answers.register_answer_type``)."""
+    if spec.name in REGISTRY and REGISTRY[spec.name] != spec:
+        raise ValueError(f"dataset kind {spec.name!r} is registered already")
+    answers.get_answer_type(spec.answer_type)  # an unknown answer type fails here, not in a job
+    if spec.contain_match not in ("answer", "aliases"):
+        raise ValueError(f"dataset kind {spec.name!r}: contain_match must be 'answer' or 'aliases'")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+for _spec in [
+    DatasetSpec("gsm8k", "number", _gsm8k, "openai/gsm8k", "main", "train", "test", has_human_cot=True),
+    DatasetSpec("arc_challenge", "choice", _arc, "allenai/ai2_arc", "ARC-Challenge", "train", "test"),
+    DatasetSpec("hotpotqa", "text", _hotpotqa, "hotpotqa/hotpot_qa", "fullwiki", "train", "validation"),
+    # rc.nocontext: the rc rows without their evidence texts (many GB).
+    DatasetSpec("triviaqa", "text", _triviaqa, "mandarjoshi/trivia_qa", "rc.nocontext", "train", "validation",
+                contain_match="aliases", question_key="question_id", fields=TRIVIAQA_FIELDS),
+    # Embedded stand-ins: the same normalisers, records made by datasets.toy; the
+    # embedded models' tokenizer corpus and warm-up come from these three.
+    DatasetSpec("toy_math", "number", _gsm8k, has_human_cot=True, toy=_TOY + "math_records", warmup_corpus=True),
+    DatasetSpec("toy_choice", "choice", _arc, toy=_TOY + "choice_records", warmup_corpus=True),
+    DatasetSpec("toy_trivia", "text", _triviaqa, contain_match="aliases", question_key="question_id",
+                fields=TRIVIAQA_FIELDS, toy=_TOY + "trivia_records", warmup_corpus=True),
+    # Facts a small pretrained model can partly know (datasets.facts).
+    DatasetSpec("toy_arithmetic", "number", _gsm8k, has_human_cot=True, toy=_FACTS + "arithmetic_records"),
+    DatasetSpec("toy_categories", "choice", _arc, toy=_FACTS + "category_records"),
+    DatasetSpec("toy_facts", "text", _triviaqa, contain_match="aliases", question_key="question_id",
+                fields=TRIVIAQA_FIELDS, toy=_FACTS + "fact_records"),
+]:
+    register(_spec)
 
 
 def get_spec(kind: str) -> DatasetSpec:

@@ -1,19 +1,22 @@
 """Toy datasets made locally and deterministically from a seed.
 
-Each generator returns records in the *hub shape* of the real dataset it stands
-in for (gsm8k, ai2_arc, trivia_qa), so the embedded default runs the very same
-normalisers as the paper's data:
-- ``toy_math``   -> gsm8k shape: ``question``, ``answer`` = worked solution + ``#### n``
-- ``toy_choice`` -> ai2_arc shape: ``id``, ``question``, ``choices{text,label}``, ``answerKey``
-- ``toy_trivia`` -> trivia_qa shape: ``question``, ``question_id``, ``answer{value, aliases, ...}``
+Each generator, ``(n, seed) -> records``, returns records in the *hub shape* of
+the real dataset it stands in for (gsm8k, ai2_arc, trivia_qa), so the embedded
+default runs the very same normalisers as the paper's data. The registry
+(``datasets.registry``) names the generator of each toy kind:
+- ``toy_math``   (``math_records``)   -> gsm8k shape: ``question``, ``answer`` = worked solution + ``#### n``
+- ``toy_choice`` (``choice_records``) -> ai2_arc shape: ``id``, ``question``, ``choices{text,label}``, ``answerKey``
+- ``toy_trivia`` (``trivia_records``) -> trivia_qa shape: ``question``, ``question_id``, ``answer{value, aliases, ...}``
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
-from alice_w2s.datasets import facts
+# The registry names the generators of datasets.facts too; imported here so that the
+# code fingerprint of every job that makes toy data (through ``generate``) covers them.
+from alice_w2s.datasets import facts  # noqa: F401
+from alice_w2s.datasets.registry import get_spec
 
 _NAMES = ["Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena"]
 _ITEMS = ["apples", "books", "coins", "stamps", "shells", "pencils", "marbles", "cards"]
@@ -104,18 +107,26 @@ def _trivia_record(rng: random.Random, world: list[tuple[str, str, str]], index:
     }
 
 
+def math_records(n: int, seed: int) -> list[dict]:
+    rng = random.Random(f"toy_math:{seed}")
+    return [_math_record(rng) for _ in range(n)]
+
+
+def choice_records(n: int, seed: int) -> list[dict]:
+    rng = random.Random(f"toy_choice:{seed}")
+    return [_choice_record(rng, i) for i in range(n)]
+
+
+def trivia_records(n: int, seed: int) -> list[dict]:
+    rng = random.Random(f"toy_trivia:{seed}")
+    world = _trivia_world(seed)
+    return [_trivia_record(rng, world, i) for i in range(n)]
+
+
 def generate(kind: str, n: int, seed: int) -> list[dict]:
-    """``n`` records of toy dataset ``kind``, the same for the same seed."""
-    if kind in facts.KINDS:  # arithmetic, categories and real-world facts
-        return facts.generate(kind, n, seed)
-    rng = random.Random(f"{kind}:{seed}")
-    makers: dict[str, Callable[[int], dict]] = {
-        "toy_math": lambda i: _math_record(rng),
-        "toy_choice": lambda i: _choice_record(rng, i),
-    }
-    if kind == "toy_trivia":
-        world = _trivia_world(seed)
-        makers["toy_trivia"] = lambda i: _trivia_record(rng, world, i)
-    if kind not in makers:
-        raise ValueError(f"unknown toy dataset {kind!r}; expected toy_math, toy_choice or toy_trivia")
-    return [makers[kind](i) for i in range(n)]
+    """``n`` records of toy dataset ``kind`` (its registry entry's generator), the
+    same for the same seed."""
+    spec = get_spec(kind)
+    if not spec.is_toy:
+        raise ValueError(f"dataset kind {kind!r} is not a toy dataset (it has no toy generator)")
+    return spec.toy_records(n, seed)

@@ -1,9 +1,10 @@
 """Stage 3b: cluster each question's K responses, greedily.
 
 Take the first unassigned response as reference; every unassigned response
-similar to it joins its cluster; repeat. Similar = same extracted answer
-(numbers, choices; responses with no answer are dropped) or cosine similarity of
-embeddings above ``threshold`` (free text). Singleton clusters are discarded.
+similar to it joins its cluster; repeat. The answer type says what similar means
+(``AnswerType.clusters_by_embedding``): cosine similarity of embeddings above
+``threshold`` (free text), else the same extracted answer (numbers, choices;
+responses with no answer are dropped). Singleton clusters are discarded.
 Each cluster's representative is its reference response; the teacher's final
 response is the representative of the largest cluster (earliest on ties).
 
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from alice_w2s.answers import AnswerType, get_answer_type
 from alice_w2s.backends.embedding import Embedder
 
 COLUMNS = ["id", "cluster_idx", "size", "representative", "representative_idx", "answer", "is_final", "n_samples"]
@@ -63,7 +65,7 @@ def _rows_for_question(qid: str, group: pd.DataFrame, clusters: list[list[int]])
 def cluster_samples(
     samples: pd.DataFrame,
     questions: pd.DataFrame,
-    answer_type: str,
+    answer_type: str | AnswerType,
     *,
     threshold: float | None = None,
     embedder: Embedder | None = None,
@@ -73,14 +75,14 @@ def cluster_samples(
     samples = samples.sort_values(["id", "sample_idx"], kind="stable")
     groups = {qid: group for qid, group in samples.groupby("id", sort=False)}
     rows: list[list] = []
-    if answer_type in ("number", "choice"):
+    if not get_answer_type(answer_type).clusters_by_embedding:
         for qid in questions["id"]:
             if qid in groups:
                 group = groups[qid]
                 rows += _rows_for_question(qid, group, clusters_by_answer(group["extracted"].tolist()))
     else:
         if embedder is None or threshold is None:
-            raise ValueError("free-text clustering needs an embedder and a threshold")
+            raise ValueError("clustering by embedding (free text) needs an embedder and a threshold")
         question_text = dict(zip(questions["id"], questions["question"], strict=True))
         ordered = [(qid, groups[qid]) for qid in questions["id"] if qid in groups]
         if instruction:  # one instruction per question: one encoder call per question
