@@ -151,3 +151,10 @@ def test_vllm_generator(model_dir: Path, tmp_path: Path) -> None:
     assert out["same_seed_same"]
     assert out["big_n"] == 100 and out["big_prompt_tokens"] > 4096
     print(f"vLLM startup {out['startup_s']:.1f}s, generate {out['generate_s']:.2f}s")
+
+
+def test_sampling_defaults_are_the_config_schema_s() -> None:
+    from alice_w2s.schema_defaults import sampling_defaults
+
+    defaults = sampling_defaults()
+    assert (Sampling().top_p, Sampling().max_new_tokens) == (defaults["top_p"], defaults["max_new_tokens"])

@@ -318,3 +318,19 @@ def test_sharded_full_fine_tune_in_two_processes(tiny_model: Path, tokenizer, tm
     assert stats["effective_batch_size"] == 8 and stats["optimizer_steps"] == 4  # 16 examples / 8 x 2 epochs
     assert mean_response_loss(out, tokenizer, EXAMPLES[:16]) < before
     _assert_plain_model_dir(out)
+
+
+def test_recipe_defaults_are_the_config_schema_s() -> None:
+    from snakemake_runner import ROOT
+
+    from alice_w2s.config import load_yaml, sft_recipe, validate
+
+    config = load_yaml(ROOT / "config" / "config.yaml")
+    config["sft"] = {}  # every key from the schema's defaults
+    settings = sft_recipe(validate(config), "student")
+    effective = settings.pop("effective_batch_size")
+    settings.pop("min_examples")
+    default = Recipe()
+    assert Recipe.from_dict(settings) == default  # the keys a config leaves out mean the same there and here
+    assert default.mode == "full" and default.bf16 and default.gradient_accumulation_steps * default.per_device_batch_size == effective
+

@@ -5,7 +5,6 @@ line that names the key."""
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 import jsonschema
@@ -13,9 +12,7 @@ import yaml
 
 from alice_w2s import plan
 from alice_w2s.datasets import registry
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
-
+from alice_w2s.schema_defaults import SCHEMA_PATH, as_number
 
 # Tables become target rules of their own name; these names are taken.
 RESERVED_RULE_NAMES = ("table_report",)
@@ -23,23 +20,6 @@ RESERVED_RULE_NAMES = ("table_report",)
 
 class ConfigError(ValueError):
     pass
-
-
-# A YAML number however it is spelled: PyYAML reads `1e-3` (no dot) as a string.
-_NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-def _as_number(value: object, types: object) -> object:
-    """``value`` as a float where the schema asks for a number, whatever its spelling
-    (``1e-3``, ``0.001``, ``1`` and ``1.0`` become one value, so one param)."""
-    types = types if isinstance(types, list) else [types]
-    if "number" not in types or isinstance(value, bool):
-        return value
-    if isinstance(value, int) and "integer" not in types:
-        return float(value)
-    if isinstance(value, str) and "string" not in types and _NUMBER_RE.fullmatch(value.strip()):
-        return float(value)
-    return value
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -53,7 +33,7 @@ def _with_defaults(validator_class: type) -> type:
                 if "default" in subschema and name not in instance:
                     instance[name] = copy.deepcopy(subschema["default"])
                 if name in instance and "type" in subschema:
-                    instance[name] = _as_number(instance[name], subschema["type"])
+                    instance[name] = as_number(instance[name], subschema["type"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})

@@ -4,6 +4,8 @@
 chats (lists of {"role", "content"} messages), renders them with the model tokenizer's
 chat template, and returns `n` completions per chat. vLLM is imported only when used.
 Note: vLLM starts workers with spawn, so scripts that use it need a `__main__` guard.
+Options and sampling settings a caller leaves out take the config schema's defaults
+(``generation.vllm``, ``generation.transformers``, the stages' shared sampling keys).
 """
 
 from __future__ import annotations
@@ -16,17 +18,22 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from alice_w2s.chat import render_chat
+from alice_w2s.schema_defaults import sampling_defaults, section_defaults
 
 Chat = list[dict[str, str]]
+
+# config/schema.yaml is the one source of these defaults.
+_SAMPLING = sampling_defaults()
+_SEED = section_defaults()["seed"]
 
 
 @dataclass(frozen=True)
 class Sampling:
-    temperature: float = 0.0  # 0 means greedy
-    top_p: float = 1.0
-    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 means greedy (each stage configures its own temperature)
+    top_p: float = _SAMPLING["top_p"]
+    max_new_tokens: int = _SAMPLING["max_new_tokens"]
     n: int = 1  # responses per prompt (one request per prompt with n samples)
-    seed: int = 0
+    seed: int = _SEED
 
     def validate(self) -> None:
         if self.temperature < 0:
@@ -88,6 +95,7 @@ class VllmGenerator:
         from vllm import LLM
         from vllm.platforms import current_platform
 
+        options = {**section_defaults("generation", "vllm"), "seed": _SEED, **options}
         kwargs: dict[str, Any] = dict(options.get("engine_kwargs", {}))
         if current_platform.is_cpu() and "enable_chunked_prefill" not in options:
             # On vLLM-CPU a seeded request whose prompt gets split by chunked prefill
@@ -96,7 +104,7 @@ class VllmGenerator:
             kwargs["enable_chunked_prefill"] = False
         elif "enable_chunked_prefill" in options:
             kwargs["enable_chunked_prefill"] = bool(options["enable_chunked_prefill"])
-        if current_platform.is_cpu() and int(options.get("tensor_parallel_size", 1)) == 1:
+        if current_platform.is_cpu() and int(options["tensor_parallel_size"]) == 1:
             # The engine core in this process instead of a spawned one: on CPU that
             # saves a process start and a second torch/vLLM import (an eager start
             # went from 48 s to 18 s for a tiny model, benchmarks/vllm_startup.py).
@@ -104,12 +112,12 @@ class VllmGenerator:
         self.llm: Any = LLM(
             model=model_path,
             revision=options.get("revision"),
-            seed=int(options.get("seed", 0)),
-            dtype=options.get("dtype", "auto"),
-            max_model_len=int(options.get("max_model_len", 1024)),
-            gpu_memory_utilization=float(options.get("gpu_memory_utilization", 0.3)),
-            tensor_parallel_size=int(options.get("tensor_parallel_size", 1)),
-            enforce_eager=bool(options.get("enforce_eager", False)),
+            seed=int(options["seed"]),
+            dtype=options["dtype"],
+            max_model_len=int(options["max_model_len"]),
+            gpu_memory_utilization=float(options["gpu_memory_utilization"]),
+            tensor_parallel_size=int(options["tensor_parallel_size"]),
+            enforce_eager=bool(options["enforce_eager"]),
             **kwargs,
         )
         self.tokenizer = self.llm.get_tokenizer()
@@ -177,7 +185,7 @@ class TransformersGenerator:
         self.device = options.get("device") or (
             "cuda" if torch.cuda.is_available() else "cpu"
         )
-        self.batch_size = int(options.get("batch_size", 16))
+        self.batch_size = int({**section_defaults("generation", "transformers"), **options}["batch_size"])
         dtype = options.get("dtype", "auto")
         if dtype == "auto":
             dtype = torch.float32 if self.device == "cpu" else "auto"

@@ -5,6 +5,8 @@ Training goes through ``transformers.Trainer`` so the same code runs on one CPU,
 one GPU, or several GPUs under ``accelerate launch``. The output directory always
 holds a plain, full model (LoRA adapters are merged) that vLLM and transformers
 load directly.
+
+``Recipe``'s defaults are the config schema's (``sft``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 
 from alice_w2s.chat import render_chat
 from alice_w2s.io import atomic_dir
+from alice_w2s.schema_defaults import section_defaults
 
 IGNORE_INDEX = -100  # label value ignored by the causal-LM cross-entropy
 SHARDING = ("full_shard", "shard_grad_op", "none")
@@ -60,29 +63,37 @@ def uses_fsdp(recipe: Recipe, processes: int) -> bool:
     return recipe.mode == "full" and recipe.sharding != "none" and processes > 1
 
 
+# config/schema.yaml is the one source of the recipe's defaults (key sft).
+_DEFAULT = section_defaults("sft")
+
+
 @dataclass(frozen=True)
 class Recipe:
-    mode: str = "lora"  # "lora" or "full"
-    epochs: float = 3.0
-    learning_rate: float = 1e-5
-    weight_decay: float = 0.01
-    lr_scheduler: str = "cosine"
-    warmup_steps: int = 100
-    warmup_ratio: float | None = None  # when set, warm-up is this share of the run's optimizer steps
-    per_device_batch_size: int = 4
-    gradient_accumulation_steps: int = 4  # effective batch = per_device * accum * world size
-    max_length: int = 2048
-    bf16: bool = False
-    gradient_checkpointing: bool = False
+    mode: str = _DEFAULT["mode"]  # "lora" or "full"
+    epochs: float = _DEFAULT["epochs"]
+    learning_rate: float = _DEFAULT["learning_rate"]
+    weight_decay: float = _DEFAULT["weight_decay"]
+    lr_scheduler: str = _DEFAULT["lr_scheduler"]
+    warmup_steps: int = _DEFAULT["warmup_steps"]
+    warmup_ratio: float | None = _DEFAULT["warmup_ratio"]  # when set, warm-up is this share of the run's optimizer steps
+    per_device_batch_size: int = _DEFAULT["per_device_batch_size"]
+    # effective batch = per_device * accum * world size; by default the schema's
+    # effective_batch_size in one process
+    gradient_accumulation_steps: int = accumulation_steps(
+        _DEFAULT["effective_batch_size"], _DEFAULT["per_device_batch_size"], 1
+    )
+    max_length: int = _DEFAULT["max_length"]
+    bf16: bool = _DEFAULT["bf16"]
+    gradient_checkpointing: bool = _DEFAULT["gradient_checkpointing"]
     # Full fine-tuning in several processes: FSDP "full_shard" (parameters, gradients and
     # optimizer state sharded), "shard_grad_op" (gradients and optimizer state, like
     # ZeRO-2) or "none" (plain DDP: every process holds everything).
-    sharding: str = "full_shard"
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: str | list[str] = "all-linear"
-    seed: int = 0
+    sharding: str = _DEFAULT["sharding"]
+    lora_r: int = _DEFAULT["lora_r"]
+    lora_alpha: int = _DEFAULT["lora_alpha"]
+    lora_dropout: float = _DEFAULT["lora_dropout"]
+    lora_target_modules: str | list[str] = _DEFAULT["lora_target_modules"]
+    seed: int = section_defaults()["seed"]
 
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):
