@@ -334,3 +334,31 @@ def test_recipe_defaults_are_the_config_schema_s() -> None:
     assert Recipe.from_dict(settings) == default  # the keys a config leaves out mean the same there and here
     assert default.mode == "full" and default.bf16 and default.gradient_accumulation_steps * default.per_device_batch_size == effective
 
+
+def _labels(*labels):
+    return [(f"question {i}", label) for i, label in enumerate(labels)]
+
+
+def test_fine_tune_without_examples_passes_the_base_through(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    from alice_w2s.backends import sft
+
+    monkeypatch.setattr(sft, "train_sft_launched", lambda *a, **k: pytest.fail("nothing may be trained"))
+    settings = {"min_examples": 0, "effective_batch_size": 4, "per_device_batch_size": 4}
+    stats = sft.fine_tune(_labels(None, "  ", float("nan")), str(tiny_model), tmp_path / "out", settings, 0, 1, "labels.parquet")
+    assert stats == {"n_examples": 0, "passthrough": True}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in tiny_model.iterdir())
+
+
+def test_fine_tune_stops_below_min_examples_and_keeps_the_effective_batch(tmp_path: Path, monkeypatch) -> None:
+    from alice_w2s.backends import sft
+
+    settings = {"min_examples": 2, "effective_batch_size": 16, "per_device_batch_size": 4, "mode": "lora"}
+    with pytest.raises(ValueError, match=r"labels\.parquet: 1 training examples, fewer than sft\.min_examples=2"):
+        sft.fine_tune(_labels("#### 1", None, ""), "base", tmp_path / "out", settings, 0, 1, "labels.parquet")
+    calls = []
+    monkeypatch.setattr(sft, "train_sft_launched", lambda examples, base, out, recipe, processes: calls.append((examples, recipe, processes)))
+    sft.fine_tune(_labels("#### 1", None, "#### 2"), "base", tmp_path / "out", settings, 7, 2, "labels.parquet")
+    (examples, recipe, processes), = calls
+    assert examples == [("question 0", "#### 1"), ("question 2", "#### 2")]
+    assert (recipe.gradient_accumulation_steps, recipe.seed, recipe.mode, processes) == (2, 7, "lora", 2)
+    assert settings == {"min_examples": 2, "effective_batch_size": 16, "per_device_batch_size": 4, "mode": "lora"}

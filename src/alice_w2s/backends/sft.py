@@ -6,13 +6,16 @@ one GPU, or several GPUs under ``accelerate launch``. The output directory alway
 holds a plain, full model (LoRA adapters are merged) that vLLM and transformers
 load directly.
 
-``Recipe``'s defaults are the config schema's (``sft``).
+``fine_tune`` is what an SFT job does with its training set, the pass-through of
+an empty set included; ``Recipe``'s defaults are the config schema's (``sft``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping
@@ -344,6 +347,46 @@ def train_sft(
         "total_params": int(total_params),
         "mode": recipe.mode,
     }
+
+
+# --- the SFT job ---------------------------------------------------------------------
+
+
+def fine_tune(
+    pairs: list[tuple[str, str | None]],
+    base_model: str,
+    out_dir: str | Path,
+    settings: Mapping[str, Any],
+    seed: int,
+    processes: int,
+    source: str,
+) -> dict[str, Any]:
+    """What an SFT job does with its (prompt, label) pairs, read from ``source``:
+
+    - a pair whose label is missing or blank is no example;
+    - fewer examples than ``settings["min_examples"]`` stop the job;
+    - no example at all (allowed only with ``min_examples: 0``, the embedded
+      default) trains nothing: the base model is copied through unchanged;
+    - otherwise ``processes`` data-parallel processes (one per GPU) train it, with the
+      gradient accumulation that keeps the configured ``effective_batch_size``.
+
+    ``settings`` is the role's SFT recipe from the config (``Recipe`` keys plus
+    ``min_examples`` and ``effective_batch_size``)."""
+    examples = [(prompt, label) for prompt, label in pairs if isinstance(label, str) and label.strip()]
+    settings = dict(settings)
+    min_examples = settings.pop("min_examples")
+    if len(examples) < min_examples:
+        raise ValueError(f"{source}: {len(examples)} training examples, fewer than sft.min_examples={min_examples}")
+    if not examples:
+        logging.getLogger("alice_w2s").warning("no training examples in %s: passing the base model through", source)
+        with atomic_dir(out_dir) as tmp:
+            shutil.copytree(base_model, tmp, dirs_exist_ok=True)
+        return {"n_examples": 0, "passthrough": True}
+    processes = max(1, int(processes))
+    effective = settings.pop("effective_batch_size")
+    settings["gradient_accumulation_steps"] = accumulation_steps(effective, settings["per_device_batch_size"], processes)
+    recipe = Recipe.from_dict({**settings, "seed": seed})
+    return train_sft_launched(examples, base_model, out_dir, recipe, processes=processes)
 
 
 # --- several processes (GPUs) ---------------------------------------------------------
