@@ -48,6 +48,8 @@ class DatasetSpec:
     # Record fields the normaliser reads: hub and Parquet loads keep only these
     # (TriviaQA's evidence texts are many GB).
     fields: tuple[str, ...] | None = None
+    # Records of the hub's train split, for the plan-time preflight's estimates.
+    hub_train_rows: int | None = None
     # Toy kinds (config source "toy"): a function (n, seed) -> n hub-shaped records,
     # the same for the same seed; or its "module:function" name, imported when
     # called, so that jobs which make no toy data do not run (or hash) the
@@ -192,12 +194,14 @@ def register(spec: DatasetSpec) -> DatasetSpec:
 
 
 for _spec in [
-    DatasetSpec("gsm8k", "number", _gsm8k, "openai/gsm8k", "main", "train", "test", has_human_cot=True),
-    DatasetSpec("arc_challenge", "choice", _arc, "allenai/ai2_arc", "ARC-Challenge", "train", "test"),
-    DatasetSpec("hotpotqa", "text", _hotpotqa, "hotpotqa/hotpot_qa", "fullwiki", "train", "validation"),
+    DatasetSpec("gsm8k", "number", _gsm8k, "openai/gsm8k", "main", "train", "test", has_human_cot=True,
+                hub_train_rows=7473),
+    DatasetSpec("arc_challenge", "choice", _arc, "allenai/ai2_arc", "ARC-Challenge", "train", "test", hub_train_rows=1119),
+    DatasetSpec("hotpotqa", "text", _hotpotqa, "hotpotqa/hotpot_qa", "fullwiki", "train", "validation",
+                hub_train_rows=90447),
     # rc.nocontext: the rc rows without their evidence texts (many GB).
     DatasetSpec("triviaqa", "text", _triviaqa, "mandarjoshi/trivia_qa", "rc.nocontext", "train", "validation",
-                contain_match="aliases", question_key="question_id", fields=TRIVIAQA_FIELDS),
+                contain_match="aliases", question_key="question_id", fields=TRIVIAQA_FIELDS, hub_train_rows=138384),
     # Embedded stand-ins: the same normalisers, records made by datasets.toy; the
     # embedded models' tokenizer corpus and warm-up come from these three.
     DatasetSpec("toy_math", "number", _gsm8k, has_human_cot=True, toy=_TOY + "math_records", warmup_corpus=True),
