@@ -95,17 +95,17 @@ rule synthesize:
     input:
         unpack(synthesis_inputs),
     output:
-        f"{R}/labels/{{dataset}}/{{key}}.parquet",
+        training_set_path("synthesized"),
     log:
         f"{R}/logs/synthesize/{{dataset}}/{{key}}.log",
-    wildcard_constraints:
-        key=SYNTHESIZED_KEY,
     threads: job_cpus("generate", lambda wc: plan.parse_key(wc.key).name)
     resources:
         **job_resources("generate", lambda wc: plan.parse_key(wc.key).name),
     params:
         kind=dataset_kind,
         pool=lambda wc: plan.parse_key(wc.key).work_pool,
+        # the key decides whether the teachers' uncertainty is shown (plan.RECIPES)
+        use_uncertainty=lambda wc: plan.parse_key(wc.key).uses_uncertainty,
         model=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         settings=config["stages"]["synthesize"],
         generation=generation_params("synthesize", lambda wc: plan.parse_key(wc.key).name),
@@ -124,13 +124,11 @@ rule synthesize:
 rule slice_labels:
     input:
         transfer=data_path("transfer"),
-        labels=lambda wc: training_set(wc.dataset, str(plan.direct_of(plan.parse_key(wc.key)))),
+        labels=lambda wc: training_set(wc.dataset, plan.direct_of(plan.check_training_set_maker(wc.key, "sliced"))),
     output:
-        f"{R}/labels/{{dataset}}/{{key}}.parquet",
+        training_set_path("sliced"),
     log:
         f"{R}/logs/slice_labels/{{dataset}}/{{key}}.log",
-    wildcard_constraints:
-        key=SLICED_KEY,
     threads: job_cpus("light")
     resources:
         **job_resources("light"),

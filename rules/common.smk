@@ -39,12 +39,6 @@ EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
 BUILT_SOURCES = ("embedded", "gguf")
 EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
-_TEACHERS = rf"{MODEL_NAME}(?:\+{MODEL_NAME})*"
-_ALICE = "@(?:" + "|".join(plan.ALICE_METHODS) + ")"
-# Keys whose labels the student synthesizes: direct pairs and every later link.
-SYNTHESIZED_KEY = rf"{_TEACHERS}~{MODEL_NAME}{_ALICE}|{_TEACHERS}~{MODEL_NAME}(?:~{MODEL_NAME})+{_ALICE}(?:\.c\d+)?"
-# A cascade's first link: its labels are a slice of the direct pair's.
-SLICED_KEY = rf"{_TEACHERS}~{MODEL_NAME}@[a-z0-9-]+\.c\d+"
 
 
 wildcard_constraints:
@@ -57,6 +51,15 @@ wildcard_constraints:
 
 def data_path(part):
     return f"{R}/data/{{dataset}}/{part}.parquet"
+
+
+def training_set_path(maker, **fields):
+    """Where `maker` (a rule that makes training sets, plan.TRAINING_SETS) writes
+    them; fields not given stay Snakemake wildcards."""
+    template = plan.TRAINING_SETS[maker]
+    for name, value in fields.items():
+        template = template.replace(f"{{{name}}}", value)
+    return f"{R}/{template}"
 
 
 def embedded_model_dirs():
@@ -145,14 +148,8 @@ def sft_recipe(key):
 
 
 def training_set(dataset, key):
-    """The labels file a trained model `key` is fine-tuned on."""
-    parsed = plan.parse_key(key)
-    if parsed.recipe in ("teacher-qa", "gold"):
-        return f"{R}/labels/{dataset}/_{parsed.recipe}.parquet"
-    if parsed.recipe.startswith("w2s-") and not parsed.is_sliced:
-        return f"{R}/w2s_answers/{dataset}/{plan.teacher_of(parsed)}/{parsed.work_pool}.parquet"
-    # teacher-cot, Alice's synthesized labels, and a cascade's sliced first link
-    return f"{R}/labels/{dataset}/{key}.parquet"
+    """The labels file a trained model `key` is fine-tuned on (plan decides which)."""
+    return f"{R}/{plan.training_set(dataset, key)}"
 
 
 def dataset_spec(dataset):
@@ -233,7 +230,7 @@ def synthesis_inputs(wildcards):
     clusters: no summarizer job runs), and the student's own zero-shot answers.
     A base student answers the whole pool once, for every link and experiment it
     is in (one greedy pass, cheap next to K teacher samples); synthesis picks rows."""
-    key = plan.parse_key(wildcards.key)
+    key = plan.check_training_set_maker(wildcards.key, "synthesized")
     stage = "uncertainty" if key.uses_uncertainty else "clusters"
     teachers = [f"{R}/{stage}/{wildcards.dataset}/{t}/{key.work_pool}.parquet" for t in plan.teachers_of(key)]
     return {

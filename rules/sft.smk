@@ -11,8 +11,6 @@ rule sft:
         f"{R}/logs/sft/{{dataset}}/{{key}}.log",
     benchmark:
         f"{R}/benchmarks/sft/{{dataset}}/{{key}}.tsv"
-    wildcard_constraints:
-        key=r"[^/]+@[^/]+",
     threads: job_cpus("sft", lambda wc: wc.key, training=True)
     resources:
         **job_resources("sft", lambda wc: wc.key, training=True),

@@ -28,7 +28,7 @@ rule labels_teacher_cot:
     input:
         f"{R}/cot/{{dataset}}/{{name}}.parquet",
     output:
-        f"{R}/labels/{{dataset}}/{{name}}@teacher-cot.parquet",
+        training_set_path("teacher_cot"),
     log:
         f"{R}/logs/labels_teacher_cot/{{dataset}}/{{name}}.log",
     threads: job_cpus("light")
@@ -43,8 +43,8 @@ rule labels_gold_sets:
         teacher_half=data_path("teacher"),
         transfer=data_path("transfer"),
     output:
-        teacher_qa=f"{R}/labels/{{dataset}}/_teacher-qa.parquet",
-        gold=f"{R}/labels/{{dataset}}/_gold.parquet",
+        teacher_qa=training_set_path("gold_sets", recipe="teacher-qa"),
+        gold=training_set_path("gold_sets", recipe="gold"),
     log:
         f"{R}/logs/labels_gold_sets/{{dataset}}.log",
     threads: job_cpus("light")

@@ -7,7 +7,7 @@ rule w2s_answers:
         transfer=data_path("transfer"),
         model=lambda wc: model_files(wc.dataset, wc.teacher),
     output:
-        f"{R}/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+        training_set_path("w2s_answers"),
     log:
         f"{R}/logs/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.log",
     threads: job_cpus("generate", lambda wc: wc.teacher)

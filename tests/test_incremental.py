@@ -62,7 +62,7 @@ def from_mid_model() -> set[tuple[str, str]]:
         ("sample", f"results/samples/{D}/{MID}/s2of2.parquet"),
         ("cluster", f"results/clusters/{D}/{MID}/s2of2.parquet"),
         ("summarize_uncertainty", f"results/uncertainty/{D}/{MID}/s2of2.parquet"),
-        ("synthesize", f"results/labels/{D}/{CASCADE}.parquet"),
+        ("synthesize", f"results/labels/{D}/synthesized/{CASCADE}.parquet"),
     } | trained(CASCADE)
 
 
@@ -71,11 +71,11 @@ def from_uncertainty(teacher: str) -> set[tuple[str, str]]:
     summary = {("summarize_uncertainty", f"results/uncertainty/{D}/{teacher}/all.parquet")}
     if teacher.startswith(S):  # the cascade's first link is a slice of these labels
         return summary | {
-            ("synthesize", f"results/labels/{D}/{FIRST}.parquet"),
-            ("slice_labels", f"results/labels/{D}/{MID}.parquet"),
+            ("synthesize", f"results/labels/{D}/synthesized/{FIRST}.parquet"),
+            ("slice_labels", f"results/labels/{D}/sliced/{MID}.parquet"),
             ("sft", f"results/models/{D}/{MID}"),
         } | from_mid_model()
-    return summary | {("synthesize", f"results/labels/{D}/{DIRECT}.parquet")} | trained(DIRECT)
+    return summary | {("synthesize", f"results/labels/{D}/synthesized/{DIRECT}.parquet")} | trained(DIRECT)
 
 
 def clusters_of_teachers() -> set[tuple[str, str]]:

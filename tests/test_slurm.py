@@ -24,7 +24,7 @@ RERUN_ON_SLURM = [  # what depends on the samples, as manifests
     f"{SAMPLES}.manifest.json",
     "results/clusters/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet.manifest.json",
     "results/uncertainty/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet.manifest.json",
-    "results/labels/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice.parquet.manifest.json",
+    "results/labels/toy_trivia/synthesized/tiny-qwen-m~tiny-qwen-l@alice.parquet.manifest.json",
     "results/models/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice/alice_manifest.json",
     "results/eval/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice.json.manifest.json",
     "results/tables/table3.csv.manifest.json",
@@ -132,7 +132,7 @@ def test_outputs_match_a_local_run(runs):
     table_slurm = pd.read_csv(on_slurm / TARGET).drop(columns=["source"])
     table_local = pd.read_csv(local / TARGET).drop(columns=["source"])
     pd.testing.assert_frame_equal(table_slurm, table_local)
-    for rel in ("samples/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet", "labels/toy_trivia/tiny-qwen-m~tiny-qwen-l@alice.parquet"):
+    for rel in ("samples/toy_trivia/tiny-qwen-m@teacher-cot/all.parquet", "labels/toy_trivia/synthesized/tiny-qwen-m~tiny-qwen-l@alice.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(on_slurm / "results" / rel), pd.read_parquet(local / "results" / rel))
 
 

@@ -36,22 +36,60 @@ from dataclasses import dataclass
 
 CHAIN_SEP = "~"
 GROUP_SEP = "+"
-TEACHER_RECIPES = ("teacher-cot", "teacher-qa", "gold")
-# method -> the base teacher recipe its first link starts from
-STUDENT_METHODS = {
-    "alice": "teacher-cot",
-    "alice-no-unc": "teacher-cot",
-    "w2s-cot": "teacher-cot",
-    "w2s-qa": "teacher-qa",
+
+# --- recipes -------------------------------------------------------------------------
+# A recipe (the part of a key after "@") is defined here and nowhere else: the rules,
+# the preflight and the config ask this module what a key means. Adding a recipe is
+# an entry in RECIPES, plus a rule (and an entry in TRAINING_SETS) only if its
+# training set is made in a new way.
+
+# Where each rule that makes a training set writes it, relative to the results
+# folder. Each producing rule owns its own location, so no wildcard pattern has to
+# tell their outputs apart. Fields: {dataset}, {key}, {name} (the trained base
+# model), {recipe}, {teacher} (a single-teacher student's teacher key), {pool}.
+TRAINING_SETS = {
+    "teacher_cot": "labels/{dataset}/teacher_cot/{name}.parquet",  # rule labels_teacher_cot
+    "gold_sets": "labels/{dataset}/gold_sets/{recipe}.parquet",  # rule labels_gold_sets
+    "w2s_answers": "w2s_answers/{dataset}/{teacher}/{pool}.parquet",  # rule w2s_answers
+    "synthesized": "labels/{dataset}/synthesized/{key}.parquet",  # rule synthesize
+    # a cascade's first link, whatever its recipe: the rows of its slice in the
+    # direct pair's training set
+    "sliced": "labels/{dataset}/sliced/{key}.parquet",  # rule slice_labels
 }
-ALICE_METHODS = ("alice", "alice-no-unc")
-# recipe -> the SFT role whose overrides (`sft.roles`) it trains with; students otherwise
-SFT_ROLES = {"teacher-cot": "teacher", "teacher-qa": "teacher", "gold": "baseline"}
+# The SFT roles whose overrides (config `sft.roles`) a recipe trains with.
+SFT_ROLE_NAMES = ("teacher", "baseline", "student")
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What a recipe means: how its training set is made and how it is trained."""
+
+    training_set: str  # which TRAINING_SETS entry (and so which rule) makes its labels
+    sft_role: str  # one of SFT_ROLE_NAMES
+    # Students only: the recipe of the base teachers their first link is taught by.
+    teacher_recipe: str | None = None
+    several_teachers: bool = False  # a first link may name several teachers (a+b~c)
+    uses_uncertainty: bool = False  # the student reads its teachers' uncertainty summaries
+
+    @property
+    def is_student(self) -> bool:
+        return self.teacher_recipe is not None
+
+
+RECIPES = {
+    "teacher-cot": Recipe("teacher_cot", "teacher"),
+    "teacher-qa": Recipe("gold_sets", "teacher"),
+    "gold": Recipe("gold_sets", "baseline"),
+    "alice": Recipe("synthesized", "student", "teacher-cot", several_teachers=True, uses_uncertainty=True),
+    "alice-no-unc": Recipe("synthesized", "student", "teacher-cot", several_teachers=True),
+    "w2s-cot": Recipe("w2s_answers", "student", "teacher-cot"),
+    "w2s-qa": Recipe("w2s_answers", "student", "teacher-qa"),
+}
 def sft_role(recipe: str | None) -> str:
     """The SFT role a model trained by ``recipe`` has: teacher, baseline or student."""
-    return SFT_ROLES.get(recipe, "student")
+    return RECIPES[recipe].sft_role if recipe in RECIPES else "student"
+
+
 MODEL_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _GROUP_RE = rf"{MODEL_NAME_RE}(?:\{GROUP_SEP}{MODEL_NAME_RE})*"
 _KEY_RE = re.compile(
@@ -85,17 +123,23 @@ class ModelKey:
         return self.recipe is None
 
     @property
+    def spec(self) -> Recipe | None:
+        """What the key's recipe means (None for a base model)."""
+        return RECIPES.get(self.recipe) if self.recipe is not None else None
+
+    @property
     def is_student(self) -> bool:
-        return self.recipe in STUDENT_METHODS
+        return self.spec is not None and self.spec.is_student
 
     @property
     def is_alice(self) -> bool:
-        return self.recipe in ALICE_METHODS
+        """The student synthesizes its own labels from its teachers' answers."""
+        return self.spec is not None and self.spec.training_set == "synthesized"
 
     @property
     def uses_uncertainty(self) -> bool:
         """Alice students read their teachers' uncertainty, unless ablated."""
-        return self.recipe == "alice"
+        return self.spec is not None and self.spec.uses_uncertainty
 
     @property
     def link(self) -> int:
@@ -142,16 +186,15 @@ def parse_key(key: str) -> ModelKey:
         if len(chain) != 1 or grouped:
             raise ValueError(f"model key {key!r}: a chain needs a method, e.g. {key}@alice")
         return ModelKey(chain, None, 0)
-    if recipe in TEACHER_RECIPES:
+    if recipe not in RECIPES:
+        raise ValueError(f"model key {key!r}: unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
+    if not RECIPES[recipe].is_student:
         if len(chain) != 1 or grouped or match["links"]:
             raise ValueError(f"model key {key!r}: {recipe} takes a single model")
         return ModelKey(chain, recipe, 0)
-    if recipe not in STUDENT_METHODS:
-        known = ", ".join([*TEACHER_RECIPES, *STUDENT_METHODS])
-        raise ValueError(f"model key {key!r}: unknown recipe {recipe!r}; known: {known}")
     if len(chain) < 2:
         raise ValueError(f"model key {key!r}: {recipe} needs a teacher and a student, e.g. a~b@{recipe}")
-    if grouped and recipe not in ALICE_METHODS:
+    if grouped and not RECIPES[recipe].several_teachers:
         raise ValueError(f"model key {key!r}: several teachers ({chain[0]}) need an Alice method")
     teachers = chain[0].split(GROUP_SEP)
     if len(set(teachers)) != len(teachers):
@@ -167,7 +210,7 @@ def teachers_of(key: ModelKey) -> list[ModelKey]:
     if not key.is_student:
         raise ValueError(f"{key} is not a student key")
     if key.link == 1:
-        return [ModelKey((name,), STUDENT_METHODS[key.recipe], 0) for name in key.first_teachers]
+        return [ModelKey((name,), RECIPES[key.recipe].teacher_recipe, 0) for name in key.first_teachers]
     return [ModelKey(key.chain[:-1], key.recipe, key.links)]
 
 
@@ -184,6 +227,35 @@ def direct_of(key: ModelKey) -> ModelKey:
     if not key.is_sliced:
         raise ValueError(f"{key} is not the first link of a cascade")
     return ModelKey(key.chain, key.recipe, 1)
+
+
+def training_set_maker(key: str | ModelKey) -> str:
+    """Which TRAINING_SETS entry (so which rule) makes a trained key's labels."""
+    parsed = parse_key(key) if isinstance(key, str) else key
+    if parsed.is_base:
+        raise ValueError(f"{parsed} is a base model: it has no training set")
+    return "sliced" if parsed.is_sliced else RECIPES[parsed.recipe].training_set
+
+
+def training_set(dataset: str, key: str | ModelKey) -> str:
+    """The labels file a trained key is fine-tuned on, relative to the results folder."""
+    parsed = parse_key(key) if isinstance(key, str) else key
+    template = TRAINING_SETS[training_set_maker(parsed)]
+    fields = {"dataset": dataset, "key": str(parsed), "name": parsed.name, "recipe": parsed.recipe}
+    if "{teacher}" in template:
+        fields["teacher"] = str(teacher_of(parsed))
+    if "{pool}" in template:
+        fields["pool"] = parsed.work_pool
+    return template.format(**fields)
+
+
+def check_training_set_maker(key: str, maker: str) -> ModelKey:
+    """``key`` parsed, if its training set is made by ``maker``; a rule's input
+    functions call this so that a path no plan asks for fails with one clear line."""
+    parsed = parse_key(key)
+    if training_set_maker(parsed) != maker:
+        raise ValueError(f"{key}: its training set is not made by {maker}, but by {training_set_maker(parsed)}")
+    return parsed
 
 
 def chain_label(key: str) -> str:
