@@ -113,7 +113,15 @@ def dataset_kind(wildcards):
     return config["datasets"][wildcards.dataset]["kind"]
 
 
+# The prompt folder: config `prompts.directory`, relative to the workflow's folder
+# unless absolute. Templates are hashed from it here (prompt_params), and the jobs
+# render them from the same folder, which they get as a param relative to their
+# working directory (as every path they get): "resources/prompts" when Snakemake
+# runs in the workflow's folder, so moving a checkout with its results reruns nothing.
 PROMPT_DIR = os.path.join(workflow.basedir, config["prompts"]["directory"])
+PROMPT_DIR_PARAM = (
+    config["prompts"]["directory"] if os.path.isabs(config["prompts"]["directory"]) else os.path.relpath(PROMPT_DIR)
+)
 PACKAGE_DIR = os.path.join(workflow.basedir, "src", "alice_w2s")
 
 
@@ -134,7 +142,7 @@ def prompt_params(*names):
         answer_type = dataset_spec(wildcards.dataset).answer_type if "dataset" in wildcards.keys() else None
         used = [n.format(answer_type=answer_type) for n in names]
         return {
-            "directory": config["prompts"]["directory"],
+            "directory": PROMPT_DIR_PARAM,
             "overrides": {n: config["prompts"]["overrides"][n] for n in used if n in config["prompts"]["overrides"]},
             "digest": {n: file_digest(template_file(n)) for n in used},
         }

@@ -28,7 +28,8 @@ rule build_tokenizer:
         **job_resources("light"),
     params:
         settings=config["embedded"],
-        templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
+        # the toy text is rendered with the question templates only
+        prompts=prompt_params(*QUESTION_TEMPLATES),
     script:
         "../workflow/scripts/build_tokenizer.py"
 
@@ -50,6 +51,6 @@ rule build_embedded_model:
         settings=lambda wc: {k: MODELS[wc.name][k] for k in EMBEDDED_ARCH_KEYS},
         embedded=config["embedded"],
         seed=config["seed"],
-        templates={n: file_digest(template_file(n)) for n in QUESTION_TEMPLATES},
+        prompts=prompt_params(*QUESTION_TEMPLATES),
     script:
         "../workflow/scripts/build_embedded_model.py"

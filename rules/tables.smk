@@ -55,6 +55,11 @@ rule table_report:
     threads: job_cpus("light")
     resources:
         **job_resources("light"),
+    params:
+        # the results folder the artifacts' paths start with, for the pages' stage
+        # names: this job's own input is <results>/tables/<table>.csv (so the folder
+        # is the one the job sees, under remote storage too)
+        results=lambda wc, input: os.path.dirname(os.path.dirname(input.table)),
     script:
         "../workflow/scripts/table_report.py"
 

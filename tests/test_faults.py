@@ -17,6 +17,8 @@ from alice_w2s.io import write_parquet
 from alice_w2s.prompts import Prompts
 from alice_w2s.stages.sample import sample_responses
 
+PROMPTS = Prompts(Path(__file__).resolve().parents[1] / "resources" / "prompts")
+
 pytestmark = pytest.mark.faults
 
 QUESTIONS = pd.DataFrame(
@@ -74,7 +76,7 @@ def _sharded(backend: Generator, output: Path, opened: list, seed_note: str = ""
 
 
 def _sample(generator: ShardedGenerator, output: Path, sampling: Sampling = SAMPLING) -> None:
-    samples, _ = sample_responses(QUESTIONS, get_spec("toy_math"), generator, sampling, Prompts())
+    samples, _ = sample_responses(QUESTIONS, get_spec("toy_math"), generator, sampling, PROMPTS)
     write_parquet(samples, output)
 
 
@@ -124,7 +126,7 @@ def test_changed_settings_never_reuse_shards(backend, tmp_path):
     edited = _sharded(backend, output, [])
     samples, _ = sample_responses(
         QUESTIONS.assign(question=QUESTIONS["question"].where(QUESTIONS.index != 4, "What is 9 plus 9?")),
-        get_spec("toy_math"), edited, SAMPLING, Prompts(),
+        get_spec("toy_math"), edited, SAMPLING, PROMPTS,
     )
     assert edited.stats() == {"shards_reused": 2, "shards_total": 3}
 
@@ -133,7 +135,7 @@ def test_later_shards_draw_with_their_own_seed(backend, tmp_path):
     """Shards of one job must not repeat shard 0's random stream (transformers seeds per call)."""
     same = pd.DataFrame({"id": [f"q{i}" for i in range(6)], "question": ["What is 3 plus 4?"] * 6})
     generator = _sharded(backend, tmp_path / "x.parquet", [])
-    samples, _ = sample_responses(same, get_spec("toy_math"), generator, SAMPLING, Prompts())
+    samples, _ = sample_responses(same, get_spec("toy_math"), generator, SAMPLING, PROMPTS)
     per_question = samples.groupby("id")["response"].apply(tuple)
     assert per_question["q0"] != per_question["q3"]  # same prompt, same slot, other shard
 
@@ -442,6 +444,6 @@ def test_truncated_parquet_input_ends_the_job_in_one_line(killed_and_resumed, tm
     shutil.copytree(killed_and_resumed["workdir"], workdir, symlinks=True)  # mtimes kept: nothing else reruns
     transfer = workdir / "results/data/toy_math/transfer.parquet"
     transfer.write_bytes(transfer.read_bytes()[:100])
-    result = _run(_command(workdir, "results/labels/toy_math/_gold.parquet"))
+    result = _run(_command(workdir, "results/labels/toy_math/gold_sets/gold.parquet"))
     assert "results/data/toy_math/transfer.parquet: not a readable Parquet file" in _one_error_line(result)
-    assert not (workdir / "results/labels/toy_math/_gold.parquet").exists()
+    assert not (workdir / "results/labels/toy_math/gold_sets/gold.parquet").exists()

@@ -1,5 +1,7 @@
 """Each stage's own logic, with a scripted stand-in model (see conftest.py)."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from alice_w2s.datasets.registry import get_spec
 from alice_w2s.prompts import Prompts
 from alice_w2s.stages import cluster, cot, evaluate, labels, sample, student, summarize
 
-PROMPTS = Prompts()
+PROMPTS = Prompts(Path(__file__).resolve().parents[1] / "resources" / "prompts")
 
 
 def test_rejection_sampling_keeps_the_first_correct_try(scripted, math_rows):

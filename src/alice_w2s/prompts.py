@@ -1,8 +1,11 @@
-"""Prompt templates live as text files in ``resources/prompts/``.
+"""Prompt templates live as text files in a folder (``resources/prompts/`` of the
+workflow unless config ``prompts.directory`` names another).
 
 A template is addressed by a relative name (``question/number.txt``); config may
 point any name at another file (``prompts.overrides``). Fields are filled with
-``str.format``; values are inserted verbatim.
+``str.format``; values are inserted verbatim. The folder is always given (a rule's
+``prompts`` param names it, see ``prompt_params`` in rules/common.smk): this module
+does not guess where the workflow lives.
 """
 
 from __future__ import annotations
@@ -11,13 +14,10 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PROMPT_DIR = REPO_ROOT / "resources" / "prompts"
-
 
 @dataclass(frozen=True)
 class Prompts:
-    directory: Path = DEFAULT_PROMPT_DIR
+    directory: Path
     overrides: dict[str, str] = field(default_factory=dict)
 
     def path(self, name: str) -> Path:
@@ -48,9 +48,9 @@ class Prompts:
 
 
 def prompts_from_settings(settings: dict) -> Prompts:
-    """Config ``prompts`` section -> Prompts; relative folders are relative to the checkout."""
-    directory = Path(settings["directory"])
-    return Prompts(directory if directory.is_absolute() else REPO_ROOT / directory, dict(settings["overrides"]))
+    """A rule's prompt settings -> Prompts. Relative paths (the folder, the overrides)
+    are relative to the job's working directory, like every path a rule passes."""
+    return Prompts(Path(settings["directory"]), dict(settings["overrides"]))
 
 
 def user_chat(text: str) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ from alice_w2s.runner import run_stage
 def main(smk):
     sources = list(pd.read_csv(smk.input.table)["source"])
     manifests = lineage(*sources)
-    results = str(Path(smk.input.table).parents[1])  # <results>/tables/<name>.csv
+    results = smk.params.results
     stages = stage_frames(manifests, results)
     table = Path(smk.input.table).stem
     with atomic_path(smk.output.stages, ".html") as tmp:
