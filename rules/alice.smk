@@ -42,7 +42,7 @@ rule cluster:
     params:
         kind=dataset_kind,
         # answer-match clustering (numbers, choices) uses none of these settings
-        settings=lambda wc: config["stages"]["cluster"] if dataset_spec(wc.dataset).answer_type == "text" else None,
+        settings=lambda wc: config["stages"]["cluster"] if dataset_spec(wc.dataset).answer.clusters_by_embedding else None,
     script:
         "../workflow/scripts/cluster.py"
 

@@ -185,7 +185,7 @@ def job_gpus(kind, key_of=None, training=False):
     def gpus(wc):
         if key_of:
             return gpus_for(key_of(wc), training)
-        if kind == "cluster" and dataset_spec(wc.dataset).answer_type != "text":
+        if kind == "cluster" and not dataset_spec(wc.dataset).answer.clusters_by_embedding:
             return 0  # clustering by extracted answer embeds nothing
         return config["resources"][kind].get("gpus", 0)
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from alice_w2s import plan
@@ -143,3 +145,11 @@ def test_listed_rows_take_their_baselines_from_the_chain_or_the_row():
     assert (mix["weak"], mix["strong"], mix["setting"]) == ("a@gold", "c@gold", "a + b -> c")
     assert (own["weak"], own["setting"]) == ("a@gold", "custom")
     assert plan.cell_models([mix, own]) == [("d", "a+b~c@alice"), ("d", "a@gold"), ("d", "c@gold"), ("d", "b~c@alice")]
+
+
+def test_the_schema_offers_overrides_for_exactly_the_sft_roles_plan_knows():
+    from alice_w2s.config import load_schema
+
+    schema = load_schema(Path(__file__).resolve().parents[1] / "config" / "schema.yaml")
+    roles = schema["properties"]["sft"]["properties"]["roles"]["properties"]
+    assert set(roles) == set(plan.SFT_ROLE_NAMES)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from alice_w2s import plan
 from alice_w2s.config import sft_recipe
+from alice_w2s.datasets.registry import get_spec
 
 GIB = 2**30
 # Per parameter, full fine-tuning with fp32 master weights (bf16 autocast): weights 4,
@@ -31,8 +32,6 @@ KV_BYTES_PER_TOKEN_PER_B = 16 * 1024  # bf16 K and V per token, per billion para
 EMBED_PER_CPU_S = 20
 EMBED_PER_GPU_S = 2000
 RESPONSE_BYTES = 4096  # a stored response (512 tokens ~ 2 KB of text) plus its embedding and pandas overhead
-# Train rows of the hub datasets the registry loads (their default train split).
-HUB_TRAIN_ROWS = {"gsm8k": 7473, "arc_challenge": 1119, "hotpotqa": 90447, "triviaqa": 138384}
 PROMPT_TOKENS = 256  # a question and its template, at least
 
 
@@ -104,8 +103,8 @@ def transfer_rows(dataset: dict) -> int | None:
     sets, or transfer_max_rows); None where only the data would."""
     if dataset["source"] == "toy":
         train = dataset["toy"]["n_train"]
-    elif dataset["source"] == "hub" and dataset["kind"] in HUB_TRAIN_ROWS:
-        train = HUB_TRAIN_ROWS[dataset["kind"]]
+    elif dataset["source"] == "hub" and get_spec(dataset["kind"]).hub_train_rows:
+        train = get_spec(dataset["kind"]).hub_train_rows
     else:
         return dataset.get("transfer_max_rows")
     rows = math.ceil((train - train // 2) * dataset.get("transfer_fraction", 1.0))
@@ -137,17 +136,11 @@ def planned_models(config: dict) -> tuple[set[tuple[str, str]], set[str], set[st
                 trained.update((t, "teacher") for t in parsed.first_teachers)  # @teacher-cot
                 trained.update((mid, "student") for mid in parsed.chain[1:-1])  # earlier links
                 uses_summarizer |= parsed.uses_uncertainty
-                if _answer_type(config, dataset) == "text":
+                if get_spec(config["datasets"][dataset]["kind"]).answer.clusters_by_embedding:
                     text_datasets.add(dataset)
     if uses_summarizer and config.get("summarizer"):
         generating.add(config["summarizer"])
     return trained, generating, text_datasets
-
-
-def _answer_type(config: dict, dataset: str) -> str:
-    from alice_w2s.datasets.registry import get_spec
-
-    return get_spec(config["datasets"][dataset]["kind"]).answer_type
 
 
 # --- the checks ------------------------------------------------------------------------

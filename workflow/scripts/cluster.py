@@ -12,7 +12,7 @@ def main(smk):
     settings = smk.params.settings  # None for answer-match clustering (numbers, choices)
     questions = read_pool(smk.input.transfer, smk.wildcards.pool)
     samples = read_parquet(smk.input.samples, required=("id", "sample_idx", "response", "extracted"))
-    if spec.answer_type == "text":
+    if spec.answer.clusters_by_embedding:
         from alice_w2s.backends.embedding import Embedder
 
         clusters = cluster_samples(
