@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from alice_w2s import plan
-from alice_w2s.config import ConfigError, load_schema, resolve_config, validate
+from alice_w2s.config import ConfigError, load_schema, model_gpus, resolve_config, validate
 from alice_w2s.config import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.preflight import preflight_or_exit
@@ -18,7 +18,7 @@ try:
     _resolved = resolve_config(
         dict(config), workflow.config_settings.configfiles, os.path.join(workflow.basedir, "config", "config.yaml")
     )
-    _validated = validate(_resolved, load_schema(Path(workflow.basedir) / "config" / "schema.yaml"))
+    _validated = validate(_resolved, load_schema())
     config.clear()  # in canonical key order, so params do not depend on how the file was written
     config.update(_validated)
 except ConfigError as err:
@@ -170,12 +170,7 @@ def model_settings(key):
 
 def gpus_for(key, training=False):
     """GPUs a job on model `key` asks for (0 = CPU, as for the embedded models)."""
-    model = model_settings(key)
-    if model["source"] == "served" and not training:
-        return 0  # the model runs on its server; the job only sends requests
-    if training and model["sft_gpus"] is not None:
-        return model["sft_gpus"]
-    return model["gpus"]
+    return model_gpus(model_settings(key), training)
 
 
 def job_gpus(kind, key_of=None, training=False):

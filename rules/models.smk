@@ -11,9 +11,10 @@ rule build_gguf_model:
         f"{R}/logs/build_gguf_model/{{name}}.log",
     wildcard_constraints:
         name="|".join(GGUF) or "(?!)",
-    threads: job_cpus("generate", lambda wc: wc.name)
+    # Conversion runs on CPU: no GPU, memory and runtime still scaled by the model's size.
+    threads: job_cpus("light")
     resources:
-        **job_resources("generate", lambda wc: wc.name),
+        **job_resources("generate", lambda wc: wc.name) | {"gpu": 0, "cpus_per_task": job_cpus("light")},
     params:
         settings=lambda wc: {k: MODELS[wc.name].get(k) for k in ("path", "file")},
         package=gguf_package,

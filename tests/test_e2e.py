@@ -72,8 +72,8 @@ def test_sampling_went_through_vllm_with_k_per_question(run):
 
 
 def test_cascade_first_link_is_a_slice_of_the_direct_labels(run):
-    direct = pd.read_parquet(run / "labels" / DATASET / f"{S}~{M}@alice.parquet")
-    first = pd.read_parquet(run / "labels" / DATASET / f"{FIRST_LINK}.parquet")
+    direct = pd.read_parquet(run / "labels" / DATASET / "synthesized" / f"{S}~{M}@alice.parquet")
+    first = pd.read_parquet(run / "labels" / DATASET / "sliced" / f"{FIRST_LINK}.parquet")
     expected = direct[direct["id"].isin(_pool_ids(run, "s1of2"))].reset_index(drop=True)
     pd.testing.assert_frame_equal(first, expected)
     # no teacher ran on the slice itself: its samples are the whole pool's
@@ -84,7 +84,7 @@ def test_cascade_second_link_is_taught_by_the_trained_mid_on_slice_two(run):
     path = run / "samples" / DATASET / FIRST_LINK / "s2of2.parquet"
     assert _manifest(path)["params"]["model"]["path"].endswith(f"models/{DATASET}/{FIRST_LINK}")
     assert set(pd.read_parquet(path)["id"]) == set(_pool_ids(run, "s2of2"))
-    labels = pd.read_parquet(run / "labels" / DATASET / f"{CASCADE}.parquet")
+    labels = pd.read_parquet(run / "labels" / DATASET / "synthesized" / f"{CASCADE}.parquet")
     assert set(labels["id"]) <= set(_pool_ids(run, "s2of2"))
 
 
@@ -139,12 +139,26 @@ def test_a_three_link_chain_runs_end_to_end(run):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads((run.parent / target).read_text())["n"] > 0
     # link 1: a slice of the direct pair's labels; links 2 and 3: the trained mids as teachers
-    first = pd.read_parquet(run / "labels" / DATASET / f"{S}~tiny-llama-s@alice.c3.parquet")
+    first = pd.read_parquet(run / "labels" / DATASET / "sliced" / f"{S}~tiny-llama-s@alice.c3.parquet")
     assert set(first["id"]) <= set(_pool_ids(run, "s1of3"))
     for teacher, pool in ((f"{S}~tiny-llama-s@alice.c3", "s2of3"), (f"{S}~tiny-llama-s~{M}@alice.c3", "s3of3")):
         samples = pd.read_parquet(run / "samples" / DATASET / teacher / f"{pool}.parquet")
         assert set(samples["id"]) == set(_pool_ids(run, pool))
     assert "Nothing to be done" in snakemake(run.parent, "-n", target, checkout=run.parent).stdout
+
+
+def test_the_quickstart_demo_builds_on_the_same_models(run):
+    # README line 1's target: Table 1's direct and cascade blocks and an ablation on
+    # toy_trivia; on top of Table 3 it reuses the built models, data and shared stages
+    result = snakemake(run.parent, "--cores", "2", "table_demo", timeout=1800, checkout=run.parent)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ran = job_counts(result.stdout + result.stderr)
+    assert "build_embedded_model" not in ran and "prepare_data" not in ran
+    table = pd.read_csv(run / "tables" / "table_demo.csv")
+    assert list(dict.fromkeys(table["block"])) == [f"{S} -> {M}", f"{S} -> {L} (cascade)", "Ablation"]
+    rows = ["Weak", "Original W2SG (Q-A)", "Original W2SG (Q-CoT-A)", "Alice", "Strong"]
+    assert list(table["row"]) == rows + rows + ["w/o Teacher's Uncertainty"]
+    assert table["n"].eq(len(pd.read_parquet(run / "data" / DATASET / "eval.parquet"))).all()
 
 
 def test_rerun_has_nothing_to_do(run):

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pytest
 
@@ -150,6 +149,6 @@ def test_listed_rows_take_their_baselines_from_the_chain_or_the_row():
 def test_the_schema_offers_overrides_for_exactly_the_sft_roles_plan_knows():
     from alice_w2s.config import load_schema
 
-    schema = load_schema(Path(__file__).resolve().parents[1] / "config" / "schema.yaml")
+    schema = load_schema()
     roles = schema["properties"]["sft"]["properties"]["roles"]["properties"]
     assert set(roles) == set(plan.SFT_ROLE_NAMES)

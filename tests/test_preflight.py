@@ -20,7 +20,7 @@ GIB = 2**30
 
 @pytest.fixture(scope="module")
 def paper() -> dict:
-    return validate(yaml.safe_load(PAPER.read_text()), load_schema(ROOT / "config" / "schema.yaml"))
+    return validate(yaml.safe_load(PAPER.read_text()), load_schema())
 
 
 def edited(config: dict, **changes) -> dict:

@@ -1,5 +1,5 @@
 """Part of the embedded default through profiles/slurm on a real single-node
-SLURM started on this machine (scripts/slurm_local.sh, fake GPUs). Skipped, with
+SLURM started on this machine (tools/slurm_local.sh, fake GPUs). Skipped, with
 the reason, where the SLURM binaries are missing; CI installs them."""
 
 import json
@@ -37,7 +37,7 @@ def cluster():
         pytest.skip(f"SLURM binaries not installed ({', '.join(MISSING)}): apt-get install slurm-wlm munge")
     if os.geteuid() != 0:
         pytest.skip("starting a local SLURM needs root")
-    started = subprocess.run(["bash", str(ROOT / "scripts" / "slurm_local.sh"), "2"], capture_output=True, text=True)
+    started = subprocess.run(["bash", str(ROOT / "tools" / "slurm_local.sh"), "2"], capture_output=True, text=True)
     assert started.returncode == 0, started.stderr
 
 

@@ -119,6 +119,17 @@ def sft_recipe(config: dict, role: str) -> dict:
     return {**recipe, **config["sft"]["roles"].get(role, {})}
 
 
+def model_gpus(model: dict, training: bool = False) -> int:
+    """GPUs a job on this model (its config entry) asks for: `gpus` to generate,
+    `sft_gpus` (default `gpus`) to train; 0 (CPU) to generate on a served model,
+    whose server holds the GPUs."""
+    if model["source"] == "served" and not training:
+        return 0
+    if training and model.get("sft_gpus") is not None:
+        return model["sft_gpus"]
+    return model["gpus"]
+
+
 def _check_sft_roles(config: dict, schema: dict) -> None:
     """Role overrides take the same keys, and values, as ``sft`` itself."""
     sft_schema = schema["properties"]["sft"]
@@ -247,7 +258,7 @@ def _check_local_inputs(config: dict) -> None:
             raise ConfigError(
                 f"{where}: the eval set has {n_eval} item(s); a table needs at least {MIN_EVAL_ITEMS} (standard error, PGR interval)"
             )
-        teacher, transfer = _split_sizes(rows["train"], dataset)
+        teacher, transfer = split_sizes(rows["train"], dataset)
         if teacher == 0 or transfer < slices[name]:
             raise ConfigError(
                 f"{where}: the train split has {rows['train']} record(s), which leaves {teacher} for the teacher and "
@@ -290,7 +301,7 @@ def _count_records(where: str, file: Path) -> int:
     return count
 
 
-def _split_sizes(n_train: int, dataset: dict) -> tuple[int, int]:
+def split_sizes(n_train: int, dataset: dict) -> tuple[int, int]:
     """Teacher and transfer rows of a train split of ``n_train`` records, as prepared."""
     import pandas as pd
 

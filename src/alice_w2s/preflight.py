@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from alice_w2s import plan
-from alice_w2s.config import sft_recipe
+from alice_w2s.config import model_gpus, sft_recipe, split_sizes
 from alice_w2s.datasets.registry import get_spec
 
 GIB = 2**30
@@ -107,9 +107,7 @@ def transfer_rows(dataset: dict) -> int | None:
         train = get_spec(dataset["kind"]).hub_train_rows
     else:
         return dataset.get("transfer_max_rows")
-    rows = math.ceil((train - train // 2) * dataset.get("transfer_fraction", 1.0))
-    cap = dataset.get("transfer_max_rows")
-    return min(rows, cap) if cap else rows
+    return split_sizes(train, dataset)[1]
 
 
 def cluster_needs(responses: int, cpus: int, gpus: int) -> tuple[float, float]:
@@ -151,10 +149,6 @@ def _gpu_mem(config: dict, model: str) -> float:
     return res["gpu_mem_gb_by_model"].get(model, res["gpu_mem_gb"])
 
 
-def _sft_gpus(model: dict) -> int:
-    return model["gpus"] if model.get("sft_gpus") is None else model["sft_gpus"]
-
-
 def check(config: dict) -> list[str]:
     """Every problem found, one line each, naming the model or dataset, the stage and
     the numbers."""
@@ -165,7 +159,7 @@ def check(config: dict) -> list[str]:
     for name, role in sorted(trained):
         model = models[name]
         recipe = sft_recipe(config, role)
-        gpus = _sft_gpus(model)
+        gpus = model_gpus(model, training=True)
         per_step = recipe["per_device_batch_size"] * max(1, gpus)
         if recipe["effective_batch_size"] % per_step:
             problems.append(

@@ -1,4 +1,4 @@
-"""The defaults of ``config/schema.yaml``, for code that runs without a validated
+"""The defaults of the config schema (``alice_w2s/config_schema.yaml``), for code that runs without a validated
 config (a backend called from a test, a benchmark or a notebook). The schema is
 their one source: such code takes its defaults from here instead of writing its
 own, so that it never runs with values a configured run would not use."""
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+# The schema ships inside the package, beside this module: no guess of where a checkout is.
+SCHEMA_PATH = Path(__file__).with_name("config_schema.yaml")
 
 # A YAML number however it is spelled: PyYAML reads `1e-3` (no dot) as a string.
 _NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

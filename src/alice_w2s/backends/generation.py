@@ -22,7 +22,7 @@ from alice_w2s.schema_defaults import sampling_defaults, section_defaults
 
 Chat = list[dict[str, str]]
 
-# config/schema.yaml is the one source of these defaults.
+# The config schema (alice_w2s/config_schema.yaml) is the one source of these defaults.
 _SAMPLING = sampling_defaults()
 _SEED = section_defaults()["seed"]
 

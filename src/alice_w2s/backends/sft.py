@@ -66,7 +66,7 @@ def uses_fsdp(recipe: Recipe, processes: int) -> bool:
     return recipe.mode == "full" and recipe.sharding != "none" and processes > 1
 
 
-# config/schema.yaml is the one source of the recipe's defaults (key sft).
+# The config schema (alice_w2s/config_schema.yaml) is the one source of the recipe's defaults (key sft).
 _DEFAULT = section_defaults("sft")
 
 

@@ -2,7 +2,7 @@
 # Start a single-node SLURM cluster on this machine (munge, slurmctld, slurmd)
 # with fake GPUs, for the `slurm` tests. Needs root and Debian's slurm-wlm and
 # munge (`apt-get install slurm-wlm munge`). Idempotent: exits 0 at once if the
-# node is already up. Usage: bash scripts/slurm_local.sh [GPUS]
+# node is already up. Usage: bash tools/slurm_local.sh [GPUS]
 set -euo pipefail
 gpus=${1:-2}
 host=$(hostname -s)

@@ -16,7 +16,7 @@ if [ "$flavour" = auto ]; then
 fi
 
 stamp=.venv/.alice-install
-want="$flavour $(cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)"
+want="$flavour $(cat pyproject.toml tools/install.sh | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
