@@ -93,6 +93,19 @@ def test_other_impossible_plans_are_named(paper):
     assert problems == ["stage summarize: prompts of up to 26936 tokens plus max_new_tokens 1024 exceed its max_model_len 8192"]
 
 
+def test_each_vllm_stage_is_checked_with_its_own_engine_options(paper):
+    # the summarizer's stage leaves less of the GPU to vLLM: checked with its own
+    # utilization, not generation.vllm's
+    [problem] = preflight.check(edited(paper, **{"stages|summarize|vllm|gpu_memory_utilization": 0.5}))
+    assert problem.startswith("generation with qwen2.5-72b (tensor parallel 4) in stage summarize")
+    assert "gpu_memory_utilization 0.5 x resources.gpu_mem_gb = 40 GB" in problem
+
+
+def test_a_gpu_model_without_a_size_is_named(paper):
+    [problem] = preflight.check(edited(paper, **{"models|qwen2.5-1.5b|size_b": 0}))
+    assert problem.startswith("model qwen2.5-1.5b runs on 1 GPU(s) but has no size_b")
+
+
 def test_accumulation_keeps_the_effective_batch():
     assert [accumulation_steps(16, 4, gpus) for gpus in (0, 1, 2, 4)] == [4, 4, 2, 1]
     with pytest.raises(ValueError, match="effective_batch_size=16 is not a multiple"):

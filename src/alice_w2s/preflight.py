@@ -182,21 +182,35 @@ def check(config: dict) -> list[str]:
                 f"resources.sft asks for {asked:g} GB"
             )
 
-    vllm = config["generation"]["vllm"]
-    # the longest context any stage's engine is set to (the summarizer's, in the paper grid)
-    longest = max([vllm["max_model_len"]] + [s.get("vllm", {}).get("max_model_len") or 0 for s in config["stages"].values()])
+    # Each vLLM stage's engine as that stage sets it (its own `stages.<stage>.vllm` over
+    # `generation.vllm`); any model may run in any of them, so each model is checked
+    # against every one (the summarizer's long context included, as before).
+    engines = {
+        stage: config["generation"]["vllm"] | (settings.get("vllm") or {})
+        for stage, settings in config["stages"].items()
+        if (settings.get("backend") or config["generation"]["backend"]) == "vllm"
+    }
     for name in sorted(generating):
         model = models[name]
         if model["gpus"] == 0 or model["source"] in ("embedded", "served"):
             continue  # a served model's memory is its server's business
-        tp = max(1, model["gpus"], vllm["tensor_parallel_size"])
-        need = generation_gpu_memory(model["size_b"], tp, longest, vllm["dtype"])
-        budget = vllm["gpu_memory_utilization"] * _gpu_mem(config, name)
-        if need.total > budget:
+        if not model["size_b"]:
             problems.append(
-                f"generation with {name} (tensor parallel {tp}): needs {need} per GPU, more than "
-                f"gpu_memory_utilization x resources.gpu_mem_gb = {budget:.0f} GB"
+                f"model {name} runs on {model['gpus']} GPU(s) but has no size_b: its memory cannot be checked "
+                f"and its memory and runtime requests are not scaled; set models.{name}.size_b (billions)"
             )
+            continue
+        for stage, engine in sorted(engines.items()):
+            tp = max(1, model["gpus"], engine["tensor_parallel_size"])
+            need = generation_gpu_memory(model["size_b"], tp, engine["max_model_len"], engine["dtype"])
+            budget = engine["gpu_memory_utilization"] * _gpu_mem(config, name)
+            if need.total > budget:
+                problems.append(
+                    f"generation with {name} (tensor parallel {tp}) in stage {stage} (max_model_len "
+                    f"{engine['max_model_len']}): needs {need} per GPU, more than gpu_memory_utilization "
+                    f"{engine['gpu_memory_utilization']:g} x resources.gpu_mem_gb = {budget:.0f} GB"
+                )
+                break  # one line per model
 
     problems += _context_problems(config)
 
