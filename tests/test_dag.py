@@ -53,6 +53,22 @@ def test_default_table2_and_table3_plan_their_rows(tmp_path):
             assert sum("/uncertainty/" in i for i in multi["input"]) == 2
 
 
+def test_the_quickstart_demo_runs_every_stage_on_one_dataset(tmp_path):
+    # README line 1 builds table_demo: it must show every stage of the method (the CoT
+    # filter that generates, K samples, free-text clustering, the summarizer, the
+    # student's synthesis, a cascade's slice, both original-W2SG baselines, an ablation)
+    result = snakemake(tmp_path, "-n", "table_demo")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    for rule in ("cot_filter", "sample", "cluster", "summarize_uncertainty", "zeroshot", "synthesize",
+                 "slice_labels", "w2s_answers", "labels_gold_sets", "labels_teacher_cot", "sft", "eval", "table"):
+        assert counts.get(rule), rule
+    assert counts["prepare_data"] == 1 and counts["build_embedded_model"] == 4
+    evaluated = {j["wildcards"]["key"] for j in planned_jobs(result.stdout) if j["rule"] == "eval"}
+    assert {"tiny-qwen-s~tiny-qwen-m@w2s-qa", "tiny-qwen-s~tiny-qwen-m@w2s-cot", "tiny-qwen-s~tiny-qwen-m@alice",
+            "tiny-qwen-s~tiny-qwen-m~tiny-qwen-l@alice", "tiny-qwen-s~tiny-qwen-m~tiny-qwen-l@alice-no-unc"} <= evaluated
+
+
 def test_paper_grid_plans_without_network_or_gpu(tmp_path):
     result = snakemake(tmp_path, "-n", "table1", "table2", "table3", "--configfile", PAPER)
     assert result.returncode == 0, result.stderr
@@ -159,9 +175,20 @@ def test_wrong_config_value_stops_before_any_job_with_one_line(tmp_path):
 
 def test_lint_is_clean_but_for_conda(tmp_path):
     """`snakemake --lint` finds nothing but the advice to give each rule a conda
-    env: this project installs into one venv (scripts/install.sh) instead."""
+    env: this project installs into one venv (tools/install.sh) instead."""
     result = snakemake(ROOT, "--lint")
     output = result.stdout + result.stderr  # where lint writes differs with the terminal
     findings = [line.strip() for line in output.splitlines() if line.strip().startswith("* ")]
     assert findings, "lint printed nothing; did its format change?"
     assert set(findings) == {"* Specify a conda environment or container for each rule.:"}, output
+
+
+def test_gguf_conversion_asks_for_no_gpu_even_for_a_gpu_model(tmp_path):
+    # the conversion dequantizes on CPU: a GPU held by it would idle for the whole job
+    overlay = tmp_path / "gpu.yaml"
+    overlay.write_text("models:\n  smollm2: {gpus: 1}\n")
+    smol = str(ROOT / "config" / "smol.yaml")
+    result = snakemake(tmp_path, "-n", "results-smol/base_models/smollm2", "--configfile", smol, str(overlay))
+    assert result.returncode == 0, result.stderr
+    block = next(b for b in result.stdout.split("\n\n") if "rule build_gguf_model:" in b)
+    assert "gpu=0," in block and "cpus_per_task=1," in block
