@@ -46,20 +46,30 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _limit_threads(threads: int) -> None:
+def _limit_threads(threads: int, lazy_torch: bool) -> None:
     """Keep torch to the job's share of cores: two jobs on two cores must not both take two.
-    Without importing torch: a job that never uses it (tables, labels) saves the ~3 s
-    import; torch reads OMP_NUM_THREADS when a later import loads it."""
+
+    A stage that imports torch late or never (tables, labels, clustering) gets the
+    limit through OMP_NUM_THREADS, which torch reads when it loads, and saves the ~3 s
+    import. The others import torch here and set it in-process only: an environment
+    variable would pass the job's whole share to every worker process it starts
+    (accelerate/torchrun, vLLM), which otherwise default to one thread each."""
     threads = max(1, threads)
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(threads)
-    if "torch" in sys.modules:  # the script imported it already
-        sys.modules["torch"].set_num_threads(threads)
+    if lazy_torch:
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[variable] = str(threads)
+        if "torch" not in sys.modules:
+            return
+    import torch
+
+    torch.set_num_threads(threads)
 
 
-def run_stage(smk: Any, body: Callable[[Any], dict]) -> None:
+def run_stage(smk: Any, body: Callable[[Any], dict], lazy_torch: bool = False) -> None:
+    """Run a workflow script's ``body``. ``lazy_torch``: the stage imports torch only
+    where it needs it (maybe never) and starts no worker processes."""
     _configure_logging(smk.log[0] if len(smk.log) else None)
-    _limit_threads(smk.threads)
+    _limit_threads(smk.threads, lazy_torch)
     started = time.time()
     log.info("rule %s: %s", smk.rule, ", ".join(f"{k}={v}" for k, v in smk.wildcards.items()))
     try:

@@ -30,4 +30,4 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run_stage(snakemake, main)  # noqa: F821 - injected by Snakemake
+    run_stage(snakemake, main, lazy_torch=True)  # noqa: F821 - injected by Snakemake
