@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from alice_w2s import plan
-from alice_w2s.config import ConfigError, load_schema, model_gpus, resolve_config, validate
+from alice_w2s.config import ConfigError, load_schema, model_gpus, resolve_config, stage_engine, validate
 from alice_w2s.config import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.preflight import preflight_or_exit
@@ -92,18 +92,12 @@ def model_location(dataset, key):
 
 
 def generation_params(stage, key_of):
-    """The backend a generating stage uses and only that backend's options; vLLM
-    splits the model over the job's GPUs (tensor parallel), with the stage's own
-    `stages.<stage>.vllm` options over `generation.vllm`. `shard_size`: prompts
-    per resumable shard (alice_w2s.backends.sharded)."""
+    """The backend a generating stage uses and only that backend's options
+    (alice_w2s.config.stage_engine). `shard_size`: prompts per resumable shard
+    (alice_w2s.backends.sharded)."""
 
     def params(wildcards):
-        backend = config["stages"][stage]["backend"] or config["generation"]["backend"]
-        options = dict(config["generation"][backend])
-        if backend == "vllm":
-            # the stage's own engine options (e.g. the summarizer's longer context)
-            options.update(config["stages"][stage].get("vllm") or {})
-            options["tensor_parallel_size"] = max(1, gpus_for(key_of(wildcards)), options["tensor_parallel_size"])
+        backend, options = stage_engine(config, stage, gpus_for(key_of(wildcards)))
         return {"backend": backend, "options": options, "shard_size": config["generation"]["shard_size"]}
 
     return params

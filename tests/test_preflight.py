@@ -11,7 +11,7 @@ from snakemake_runner import ROOT, snakemake
 
 from alice_w2s import preflight
 from alice_w2s.backends.sft import accumulation_steps
-from alice_w2s.config import load_schema, sft_recipe, validate
+from alice_w2s.config import GENERATING_STAGES, load_schema, sft_recipe, validate
 from alice_w2s.plan import parse_key, sft_role
 
 PAPER = ROOT / "config" / "paper.yaml"
@@ -81,6 +81,7 @@ def test_other_impossible_plans_are_named(paper):
     # the 72B summarizer on one GPU: 135 GB of bf16 weights
     [problem] = preflight.check(edited(paper, **{"models|qwen2.5-72b|gpus": 1}))
     assert problem.startswith("generation with qwen2.5-72b (tensor parallel 1)")
+    assert "in stage cluster" not in problem  # clustering runs no vLLM engine
     # an effective batch 3 GPUs cannot make
     problems = preflight.check(edited(paper, **{"models|qwen2.5-7b|sft_gpus": 3}))
     assert any("effective_batch_size=16 is not a multiple of per_device_batch_size 4 x 3 GPUs" in p for p in problems)
@@ -168,3 +169,9 @@ def test_planned_paper_jobs_batch_threads_and_tasks(paper, tmp_path):
             assert res["tasks_per_gpu"] == "0", (rule, wc)
     summarizer = [res for rule, _, res in jobs if rule == "summarize_uncertainty"]
     assert {(r["gpu"], r["threads"]) for r in summarizer} == {("4", "16")}
+
+
+def test_the_generating_stages_are_the_rules_that_generate():
+    # config.GENERATING_STAGES (what the preflight checks) against the rules' generation params
+    rules = "".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
+    assert set(re.findall(r'generation_params\("(\w+)"', rules)) == set(GENERATING_STAGES)

@@ -130,6 +130,22 @@ def model_gpus(model: dict, training: bool = False) -> int:
     return model["gpus"]
 
 
+# The stages that generate text (each a rule with generation params in rules/).
+GENERATING_STAGES = ("cot", "sample", "summarize", "zeroshot", "synthesize", "w2s", "eval")
+
+
+def stage_engine(config: dict, stage: str, gpus: int) -> tuple[str, dict]:
+    """The backend a generating stage uses and that backend's options: for vLLM the
+    stage's own `stages.<stage>.vllm` over `generation.vllm` (e.g. the summarizer's
+    longer context), split over the job's GPUs (tensor parallel)."""
+    backend = config["stages"][stage]["backend"] or config["generation"]["backend"]
+    options = dict(config["generation"][backend])
+    if backend == "vllm":
+        options.update(config["stages"][stage].get("vllm") or {})
+        options["tensor_parallel_size"] = max(1, gpus, options["tensor_parallel_size"])
+    return backend, options
+
+
 def _check_sft_roles(config: dict, schema: dict) -> None:
     """Role overrides take the same keys, and values, as ``sft`` itself."""
     sft_schema = schema["properties"]["sft"]

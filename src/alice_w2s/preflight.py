@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from alice_w2s import plan
-from alice_w2s.config import model_gpus, sft_recipe, split_sizes
+from alice_w2s.config import GENERATING_STAGES, model_gpus, sft_recipe, split_sizes, stage_engine
 from alice_w2s.datasets.registry import get_spec
 
 GIB = 2**30
@@ -182,14 +182,8 @@ def check(config: dict) -> list[str]:
                 f"resources.sft asks for {asked:g} GB"
             )
 
-    # Each vLLM stage's engine as that stage sets it (its own `stages.<stage>.vllm` over
-    # `generation.vllm`); any model may run in any of them, so each model is checked
-    # against every one (the summarizer's long context included, as before).
-    engines = {
-        stage: config["generation"]["vllm"] | (settings.get("vllm") or {})
-        for stage, settings in config["stages"].items()
-        if (settings.get("backend") or config["generation"]["backend"]) == "vllm"
-    }
+    # Each model is checked in every stage that runs vLLM, with that stage's engine
+    # options (the summarizer's long context included): any model may run in any.
     for name in sorted(generating):
         model = models[name]
         if model["gpus"] == 0 or model["source"] in ("embedded", "served"):
@@ -200,8 +194,11 @@ def check(config: dict) -> list[str]:
                 f"and its memory and runtime requests are not scaled; set models.{name}.size_b (billions)"
             )
             continue
-        for stage, engine in sorted(engines.items()):
-            tp = max(1, model["gpus"], engine["tensor_parallel_size"])
+        for stage in GENERATING_STAGES:
+            backend, engine = stage_engine(config, stage, model["gpus"])
+            if backend != "vllm":
+                continue
+            tp = engine["tensor_parallel_size"]
             need = generation_gpu_memory(model["size_b"], tp, engine["max_model_len"], engine["dtype"])
             budget = engine["gpu_memory_utilization"] * _gpu_mem(config, name)
             if need.total > budget:
@@ -256,8 +253,8 @@ def _context_problems(config: dict) -> list[str]:
     }
     problems = []
     for stage, tokens in prompt.items():
-        backend = stages[stage]["backend"] or config["generation"]["backend"]
-        limit = stages[stage].get("vllm", {}).get("max_model_len") or config["generation"]["vllm"]["max_model_len"]
+        backend, engine = stage_engine(config, stage, 0)
+        limit = engine.get("max_model_len")
         total = tokens + stages[stage]["max_new_tokens"]
         if backend == "vllm" and total > limit:
             problems.append(
