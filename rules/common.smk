@@ -167,11 +167,14 @@ def gpus_for(key, training=False):
     return model_gpus(model_settings(key), training)
 
 
-def job_gpus(kind, key_of=None, training=False):
+def job_gpus(kind, key_of=None, training=False, cpu_only=False):
     """GPUs of a job: the model's (`gpus`, or `sft_gpus` to train it); a job without
-    a model takes its stage's `resources.<kind>.gpus` (clustering may embed on one)."""
+    a model takes its stage's `resources.<kind>.gpus` (clustering may embed on one);
+    none for a job that works on a model on CPU (`cpu_only`, e.g. a GGUF conversion)."""
 
     def gpus(wc):
+        if cpu_only:
+            return 0
         if key_of:
             return gpus_for(key_of(wc), training)
         if kind == "cluster" and not dataset_spec(wc.dataset).answer.clusters_by_embedding:
@@ -181,15 +184,15 @@ def job_gpus(kind, key_of=None, training=False):
     return gpus
 
 
-def job_cpus(kind, key_of=None, training=False):
+def job_cpus(kind, key_of=None, training=False, cpu_only=False):
     """CPUs of a job: cpus_per_gpu x GPUs, or `resources.cpus` without a GPU. The
     rules' `threads` and the SLURM request both come from here."""
     settings = config["resources"]
-    gpus = job_gpus(kind, key_of, training)
+    gpus = job_gpus(kind, key_of, training, cpu_only)
     return lambda wc: settings["cpus_per_gpu"] * gpus(wc) if gpus(wc) else settings["cpus"]
 
 
-def job_resources(kind, key_of=None, training=False):
+def job_resources(kind, key_of=None, training=False, cpu_only=False):
     """Cluster requests for a job: GPUs from the model, memory and runtime from the
     stage's `resources` entry scaled by the model's size (config key resources).
     A retried job (Snakemake `retries`, e.g. after SLURM's OUT_OF_MEMORY or TIMEOUT)
@@ -200,11 +203,11 @@ def job_resources(kind, key_of=None, training=False):
         return model_settings(key_of(wc))["size_b"] if key_of else 0
 
     return {
-        "gpu": job_gpus(kind, key_of, training),
+        "gpu": job_gpus(kind, key_of, training, cpu_only),
         # One task that sees all the job's GPUs: without this, plugin 2.6.x adds
         # --ntasks-per-gpu=1 and the job step starts the script once per GPU.
         "tasks_per_gpu": 0,
-        "cpus_per_task": job_cpus(kind, key_of, training),
+        "cpus_per_task": job_cpus(kind, key_of, training, cpu_only),
         "mem_mb": lambda wc, attempt: attempt * int(1024 * (request["mem_gb"] + request["mem_gb_per_b"] * size(wc))),
         "runtime": lambda wc, attempt: attempt * int(request["runtime_min"] + request["runtime_min_per_b"] * size(wc)),
     }

@@ -12,9 +12,9 @@ rule build_gguf_model:
     wildcard_constraints:
         name="|".join(GGUF) or "(?!)",
     # Conversion runs on CPU: no GPU, memory and runtime still scaled by the model's size.
-    threads: job_cpus("light")
+    threads: job_cpus("generate", lambda wc: wc.name, cpu_only=True)
     resources:
-        **job_resources("generate", lambda wc: wc.name) | {"gpu": 0, "cpus_per_task": job_cpus("light")},
+        **job_resources("generate", lambda wc: wc.name, cpu_only=True),
     params:
         settings=lambda wc: {k: MODELS[wc.name].get(k) for k in ("path", "file")},
         package=gguf_package,

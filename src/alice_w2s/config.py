@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from alice_w2s import plan
+from alice_w2s import plan, schema_defaults
 from alice_w2s.datasets import registry
-from alice_w2s.schema_defaults import SCHEMA_PATH, as_number
+from alice_w2s.schema_defaults import as_number
 
 # Tables become target rules of their own name; these names are taken.
 RESERVED_RULE_NAMES = ("table_report",)
@@ -59,8 +59,9 @@ def merge_config(base: dict, override: dict) -> dict:
     return merged
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    return load_yaml(path)
+def load_schema() -> dict:
+    """The package's config schema (a copy: validation must not change the cached one)."""
+    return copy.deepcopy(schema_defaults.schema())
 
 
 def validate(config: dict, schema: dict | None = None) -> dict:

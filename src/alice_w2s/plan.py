@@ -56,10 +56,6 @@ TRAINING_SETS = {
     # direct pair's training set
     "sliced": "labels/{dataset}/sliced/{key}.parquet",  # rule slice_labels
 }
-# The SFT roles whose overrides (config `sft.roles`) a recipe trains with.
-SFT_ROLE_NAMES = ("teacher", "baseline", "student")
-
-
 @dataclass(frozen=True)
 class Recipe:
     """What a recipe means: how its training set is made and how it is trained."""
@@ -85,6 +81,10 @@ RECIPES = {
     "w2s-cot": Recipe("w2s_answers", "student", "teacher-cot"),
     "w2s-qa": Recipe("w2s_answers", "student", "teacher-qa"),
 }
+# The SFT roles whose overrides (config `sft.roles`) a recipe trains with.
+SFT_ROLE_NAMES = tuple(dict.fromkeys(recipe.sft_role for recipe in RECIPES.values()))
+
+
 def sft_role(recipe: str | None) -> str:
     """The SFT role a model trained by ``recipe`` has: teacher, baseline or student."""
     return RECIPES[recipe].sft_role if recipe in RECIPES else "student"
