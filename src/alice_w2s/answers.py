@@ -29,6 +29,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 # The sentences the prompts ask models to end with; labels are rendered with the
 # same strings (see ``format_final``), so training data and parsing agree.
@@ -312,16 +313,6 @@ def format_final(answer_type: str | AnswerType, answer: str) -> str:
     return get_answer_type(answer_type).format_final(answer)
 
 
-def score(
-    answer_type: str | AnswerType,
-    response: str | None,
-    gold: str,
-    aliases: list[str] | None = None,
-    *,
-    contain_golds: list[str] | None = None,
-    lenient_aliases: list[str] | None = None,
-) -> Score:
-    """``AnswerType.score`` of the named answer type."""
-    return get_answer_type(answer_type).score(
-        response, gold, aliases, contain_golds=contain_golds, lenient_aliases=lenient_aliases
-    )
+def score(answer_type: str | AnswerType, response: str | None, *args: Any, **kwargs: Any) -> Score:
+    """``AnswerType.score`` of the named answer type (same arguments after the response)."""
+    return get_answer_type(answer_type).score(response, *args, **kwargs)
