@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from snakemake_runner import job_counts, snakemake
 
+from alice_w2s.answers import get_answer_type
 from alice_w2s.pools import select_pool
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,18 @@ def test_sampling_went_through_vllm_with_k_per_question(run):
     samples = pd.read_parquet(path)
     assert samples.groupby("id").size().eq(manifest["params"]["settings"]["k"]).all()
     assert set(samples["id"]) == set(_pool_ids(run, "all"))
+
+
+def test_the_tiny_models_answer_in_the_format(run):
+    # The embedded models' short warm-up (150 steps) must still teach the answer
+    # format: the fine-tuned teachers' samples end in a parsable answer (0.95-0.99
+    # here), and the base mid model's zero-shot answers in the strict closing line.
+    for teacher in (f"{S}@teacher-cot", f"{M}@teacher-cot"):
+        samples = pd.read_parquet(run / "samples" / DATASET / teacher / "all.parquet")
+        assert samples["extracted"].notna().mean() >= 0.8, teacher
+    zeroshot = pd.read_parquet(run / "zeroshot" / DATASET / M / "all.parquet")
+    strict = [get_answer_type("text").extract(r, strict=True) is not None for r in zeroshot["response"]]
+    assert sum(strict) / len(strict) >= 0.5
 
 
 def test_cascade_first_link_is_a_slice_of_the_direct_labels(run):
