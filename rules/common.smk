@@ -35,8 +35,9 @@ if all(m["source"] != "hub" for m in config["models"].values()) and all(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS = config["models"]
 EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
-# Sources whose base model the workflow builds under base_models/ (gguf, see rules/models.smk).
-BUILT_SOURCES = ("embedded", "gguf")
+# Sources whose base model the workflow builds under base_models/ (gguf and derived:
+# rules/models.smk).
+BUILT_SOURCES = ("embedded", "gguf", "derived")
 EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
 
@@ -280,3 +281,17 @@ def gguf_package(wildcards):
         return {"name": package, "version": metadata.version(package)}
     except metadata.PackageNotFoundError:
         return {"name": package, "version": None}  # the job says how to install it
+
+
+# --- derived models: another model's weights transformed (rules/models.smk) ----------
+
+DERIVED = [name for name, m in MODELS.items() if m["source"] == "derived"]
+
+
+def derived_source(wildcards):
+    """The folder of the model a derived model is made from (built by its own rule,
+    or a local folder); a hub source is loaded by id inside the job."""
+    source = MODELS[wildcards.name]["from"]
+    if MODELS[source]["source"] in BUILT_SOURCES:
+        return [f"{R}/base_models/{source}"]
+    return [MODELS[source]["path"]] if MODELS[source]["source"] == "local" else []

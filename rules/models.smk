@@ -1,5 +1,5 @@
-# Base models converted from a GGUF file (source: gguf) into a plain model folder;
-# its input functions are in common.smk.
+# Base models converted from a GGUF file (source: gguf) or derived from another model
+# (source: derived) into a plain model folder; input functions in common.smk.
 
 
 rule build_gguf_model:
@@ -20,3 +20,23 @@ rule build_gguf_model:
         package=gguf_package,
     script:
         "../workflow/scripts/build_gguf_model.py"
+
+
+rule build_derived_model:
+    input:
+        derived_source,
+    output:
+        directory(f"{R}/base_models/{{name}}"),
+    log:
+        f"{R}/logs/build_derived_model/{{name}}.log",
+    wildcard_constraints:
+        name="|".join(DERIVED) or "(?!)",
+    # Rounding and dropping layers run on CPU in seconds.
+    threads: job_cpus("generate", lambda wc: wc.name, cpu_only=True)
+    resources:
+        **job_resources("generate", lambda wc: wc.name, cpu_only=True),
+    params:
+        source=lambda wc: model_location("", MODELS[wc.name]["from"]),
+        transform=lambda wc: MODELS[wc.name]["transform"],
+    script:
+        "../workflow/scripts/build_derived_model.py"

@@ -13,8 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900, checkout: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run the Snakefile of ``checkout`` (this repository, or a copy) in ``workdir``."""
+    """Run the Snakefile of ``checkout`` (this repository, or a copy) in ``workdir``.
+    Without a ``--configfile`` in ``args`` it runs the tiny models' grid
+    (``config/toy.yaml``), the test suite's fast fixture; the embedded default
+    (``config/config.yaml``, SmolLM2 on CPU) is run by name where a test means it."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if "--configfile" not in args:
+        args = (*args, "--configfile", str(checkout / "config" / "toy.yaml"))
     command = [sys.executable, "-m", "snakemake", "-s", str(checkout / "Snakefile"), "-d", str(workdir), *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 

@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_config():
-    return load_yaml(ROOT / "config" / "config.yaml")
+    return load_yaml(ROOT / "config" / "toy.yaml")
 
 
 def test_shipped_configs_validate_and_get_defaults():
-    for name in ("config.yaml", "paper.yaml"):
+    for name in ("config.yaml", "toy.yaml", "smol.yaml", "paper.yaml"):
         config = validate(load_yaml(ROOT / "config" / name))
         assert config["stages"]["cluster"]["embedder"]
         assert config["prompts"]["directory"] == "resources/prompts"

@@ -153,7 +153,7 @@ def test_sample_job_is_shared_by_students_of_one_teacher(tmp_path):
         "      - {name: a, chain: [tiny-qwen-s, tiny-qwen-m]}\n"
         "      - {name: b, chain: [tiny-qwen-s, tiny-qwen-l]}\n"
     )
-    result = snakemake(tmp_path, "-n", "table1", "--configfile", str(ROOT / "config" / "config.yaml"), str(overlay))
+    result = snakemake(tmp_path, "-n", "table1", "--configfile", str(ROOT / "config" / "toy.yaml"), str(overlay))
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert counts["sample"] == 1 and counts["synthesize"] == 2 and counts["zeroshot"] == 2
@@ -161,7 +161,7 @@ def test_sample_job_is_shared_by_students_of_one_teacher(tmp_path):
 
 def test_wrong_config_value_stops_before_any_job_with_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "config" / "config.yaml").read_text().replace("k: 6,", "k: 1,"))
+    bad.write_text((ROOT / "config" / "toy.yaml").read_text().replace("k: 6,", "k: 1,"))
     result = snakemake(tmp_path, "-n", "--configfile", str(bad))
     assert result.returncode != 0
     error_lines = [

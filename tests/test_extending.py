@@ -80,7 +80,7 @@ def parity():
 
 
 def _config(kind: str, source: str = "toy") -> dict:
-    config = load_yaml(ROOT / "config" / "config.yaml")
+    config = load_yaml(ROOT / "config" / "toy.yaml")
     dataset = {"kind": kind, "source": source}
     dataset.update({"toy": {"n_train": 40, "n_eval": 10, "seed": 3}} if source == "toy" else {"hub_id": "x/y"})
     config["datasets"]["mine"] = dataset

@@ -148,7 +148,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _default_config() -> dict:
     from alice_w2s.config import load_yaml
 
-    return load_yaml(ROOT / "config" / "config.yaml")
+    return load_yaml(ROOT / "config" / "toy.yaml")
 
 
 def _truncated_parquet(path: Path) -> Path:
@@ -273,7 +273,7 @@ def _command(workdir: Path, *targets: str) -> list[str]:
     overlay = workdir / "overlay.yaml"
     if not overlay.exists():
         overlay.write_text(OVERLAY)
-    config = [str(ROOT / "config" / "config.yaml"), str(overlay)]
+    config = [str(ROOT / "config" / "toy.yaml"), str(overlay)]
     return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2",
             *targets, "--configfile", *config]
 

@@ -73,7 +73,7 @@ def test_each_stage_gets_its_own_engine_options(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     summarize = json.loads((work / "summarize.json").read_text())["options"]
     sample = json.loads((work / "sample.json").read_text())["options"]
-    assert summarize["max_model_len"] == 2048 and sample["max_model_len"] == 1024  # config.yaml's global
+    assert summarize["max_model_len"] == 2048 and sample["max_model_len"] == 1024  # toy.yaml's global
     assert summarize["gpu_memory_utilization"] == sample["gpu_memory_utilization"] == 0.3
 
 
@@ -84,7 +84,7 @@ def subprocess_snakemake(checkout, work, overlay):
 
     command = [
         sys.executable, "-m", "snakemake", "-s", str(checkout / "Probe.smk"), "-d", str(work), "--cores", "1",
-        "summarize.json", "sample.json", "--configfile", str(checkout / "config" / "config.yaml"), str(overlay),
+        "summarize.json", "sample.json", "--configfile", str(checkout / "config" / "toy.yaml"), str(overlay),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)

@@ -23,7 +23,7 @@ def plan_with(checkout: Path, overlay: str | None = None, *args: str, workdir: P
     args = ("-n", "table3", *args)
     if overlay is not None:
         (checkout / "overlay.yaml").write_text(overlay)
-        args += ("--configfile", str(checkout / "config" / "config.yaml"), str(checkout / "overlay.yaml"))
+        args += ("--configfile", str(checkout / "config" / "toy.yaml"), str(checkout / "overlay.yaml"))
     result = snakemake(workdir or checkout, *args, checkout=checkout)
     assert result.returncode == 0, result.stderr[-3000:]
     return planned_outputs(result.stdout)
@@ -195,6 +195,6 @@ def test_the_config_written_in_another_key_order_plans_nothing(embedded_run):
             return {key: reordered(value[key]) for key in reversed(list(value))}
         return [reordered(v) for v in value] if isinstance(value, list) else value
 
-    config = yaml.safe_load((embedded_run / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((embedded_run / "config" / "toy.yaml").read_text())
     (embedded_run / "reordered.yaml").write_text(yaml.safe_dump(reordered(config), sort_keys=False))
     assert plan_with(embedded_run, None, "--configfile", str(embedded_run / "reordered.yaml")) == set()

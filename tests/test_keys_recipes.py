@@ -30,7 +30,7 @@ def test_a_recipe_added_in_plan_alone_plans_its_jobs(tmp_path):
     # the copy's package, not the installed one, is what its Snakefile imports
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(checkout / "src")}
     command = [sys.executable, "-m", "snakemake", "-s", str(checkout / "Snakefile"), "-d", str(checkout), "-n", "tablenew",
-               "--configfile", str(checkout / "config" / "config.yaml"), str(overlay)]
+               "--configfile", str(checkout / "config" / "toy.yaml"), str(overlay)]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     counts = job_counts(result.stdout)

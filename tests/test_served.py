@@ -246,7 +246,7 @@ def test_served_model_config_errors_name_the_key(fields: dict, message: str) -> 
 
     from alice_w2s.config import ConfigError, load_yaml, validate
 
-    config = load_yaml(ROOT / "config" / "config.yaml")
+    config = load_yaml(ROOT / "config" / "toy.yaml")
     config["models"]["summ"] = {"source": "served", "gpus": 0, **fields}
     config["summarizer"] = "summ"
     with pytest.raises(ConfigError, match=message) as err:
@@ -305,7 +305,7 @@ def test_summarize_stage_through_the_server(server: dict, key_env: str, tmp_path
     target = f"results/uncertainty/toy_trivia/{teacher}/all.parquet"
     result = snakemake(
         tmp_path, "--cores", "1", target, "--allowed-rules", "summarize_uncertainty",
-        "--configfile", str(ROOT / "config" / "config.yaml"), str(overlay), timeout=300,
+        "--configfile", str(ROOT / "config" / "toy.yaml"), str(overlay), timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "summarize_uncertainty" in result.stdout + result.stderr

@@ -325,7 +325,7 @@ def test_recipe_defaults_are_the_config_schema_s() -> None:
 
     from alice_w2s.config import load_yaml, sft_recipe, validate
 
-    config = load_yaml(ROOT / "config" / "config.yaml")
+    config = load_yaml(ROOT / "config" / "toy.yaml")
     config["sft"] = {}  # every key from the schema's defaults
     settings = sft_recipe(validate(config), "student")
     effective = settings.pop("effective_batch_size")

@@ -90,7 +90,7 @@ def runs(cluster, embedded_run, tmp_path_factory):
         handle.write("slurm-keep-successful-logs: true\n")  # to count how often a job's script ran
     # The overlay only asks for (fake) GPUs: no job's settings change, so only the
     # forced job and what depends on it rerun.
-    config = ["--configfile", str(on_slurm / "config" / "config.yaml"), str(ROOT / "tests" / "slurm_overlay.yaml")]
+    config = ["--configfile", str(on_slurm / "config" / "toy.yaml"), str(ROOT / "tests" / "slurm_overlay.yaml")]
     requeuer = Requeuer("sample")
     requeuer.start()
     try:

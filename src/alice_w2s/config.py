@@ -5,6 +5,7 @@ line that names the key."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import jsonschema
@@ -185,6 +186,8 @@ def _check_references(config: dict) -> None:
                     raise ConfigError(f"{where}.{key}: required for a served model (server URL and served model name)")
         elif model["source"] == "gguf":
             _check_gguf(where, model)
+        elif model["source"] == "derived":
+            _check_derived(where, model, models)
         elif "path" not in model:
             raise ConfigError(f"{where}.path: required for a {model['source']} model (hub id or folder)")
         if "file" in model and model["source"] != "gguf":
@@ -218,6 +221,40 @@ def _check_gguf(where: str, model: dict) -> None:
         raise ConfigError(f"{where}.path: unknown bundled model {name!r}; known: {', '.join(sorted(BUNDLED))}")
     if name is not None and "file" in model:
         raise ConfigError(f"{where}.file: a bundled model names its own file; drop file")
+
+
+def _check_derived(where: str, model: dict, models: dict) -> None:
+    """A derived model names a source with weights and a transformation that fits it
+    (its layer count, where it is known before any job)."""
+    from alice_w2s.derived_models import check_transform
+
+    source = model.get("from")
+    if source is None:
+        raise ConfigError(f"{where}.from: required for a derived model (the model whose weights it transforms)")
+    if source not in models:
+        raise ConfigError(f"{where}.from: {source!r} is not in models")
+    if models[source]["source"] in ("served", "derived"):
+        raise ConfigError(f"{where}.from: {source!r} is a {models[source]['source']} model; derive from a model with weights of its own")
+    if "transform" not in model:
+        raise ConfigError(f"{where}.transform: required for a derived model (round_bits, group_size, drop_layers)")
+    problem = check_transform(model["transform"], _decoder_layer_count(models[source]))
+    if problem:
+        raise ConfigError(f"{where}.{problem}")
+
+
+def _decoder_layer_count(model: dict) -> int | None:
+    """Decoder layers of a model, where the config or a local file says it without
+    loading weights (embedded: num_layers; local: config.json; gguf: its header)."""
+    if model["source"] == "embedded":
+        return model.get("num_layers")
+    if model["source"] == "local":
+        config_file = Path(model["path"]) / "config.json"
+        return json.loads(config_file.read_text()).get("num_hidden_layers") if config_file.is_file() else None
+    if model["source"] == "gguf":
+        from alice_w2s.model_sources import gguf_block_count
+
+        return gguf_block_count(model["path"], model.get("file"))
+    return None  # a hub model: its job checks
 
 
 def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:

@@ -1,0 +1,152 @@
+"""Derived models (``source: derived``): a weaker copy of another model of the
+config, made offline by a deterministic transformation of its weights. It gives
+a weak model that knows *part* of what its source knows, e.g. a SmolLM2 whose
+linear layers are rounded to 3 bits: a real weak teacher on CPU, where a model
+trained from scratch here knows nothing and no second small instruct model can
+be had offline.
+
+``transform`` (validated by the config schema and ``check_transform``):
+
+- ``round_bits`` / ``group_size``: round every linear weight of the decoder
+  layers (attention and MLP projections) to ``round_bits`` bits, asymmetric
+  min/max per group of ``group_size`` consecutive input weights (what GPTQ/AWQ
+  call group-wise round-to-nearest, without calibration). Embeddings, norms and
+  the output head are kept. Fewer bits or larger groups: a weaker model.
+- ``drop_layers``: indices of decoder layers to remove (the rest keep their order).
+
+Both are applied in that order (drop, then round) and recorded in the manifest
+with the mean relative change they made to the rounded weights.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from alice_w2s.io import atomic_dir
+
+TRANSFORM_KEYS = ("round_bits", "group_size", "drop_layers")
+
+
+def check_transform(transform: dict, layers: int | None) -> str | None:
+    """What is wrong with ``transform`` for a source of ``layers`` decoder layers
+    (None: not known before the job), as ``key: reason``; None if nothing."""
+    if "round_bits" not in transform and not transform.get("drop_layers"):
+        return "transform: name at least one of round_bits, drop_layers"
+    dropped = transform.get("drop_layers", [])
+    if len(set(dropped)) != len(dropped):
+        return f"transform.drop_layers: {dropped} names a layer twice"
+    if layers is not None:
+        if len(dropped) >= layers:
+            return f"transform.drop_layers: drops {len(dropped)} of the source's {layers} layers; at least one must stay"
+        outside = [i for i in dropped if i >= layers]
+        if outside:
+            return f"transform.drop_layers: layer {outside[0]} does not exist (the source has layers 0..{layers - 1})"
+    return None
+
+
+def round_groupwise(weight, bits: int, group_size: int):
+    """``weight`` (out x in) rounded to ``bits`` bits per group of ``group_size``
+    consecutive input weights (asymmetric: each group's min and max are kept).
+    A row whose length is not a multiple of ``group_size`` ends in a shorter group."""
+    import torch
+
+    out_features, in_features = weight.shape
+    pad = (-in_features) % group_size
+    w = weight.detach().to(torch.float32)
+    if pad:
+        # pad with each row's last value: the padding never widens a group's range
+        w = torch.cat([w, w[:, -1:].expand(out_features, pad)], dim=1)
+    groups = w.reshape(out_features, -1, group_size)
+    low = groups.amin(dim=-1, keepdim=True)
+    high = groups.amax(dim=-1, keepdim=True)
+    levels = (1 << bits) - 1
+    scale = (high - low).clamp_min(1e-12) / levels
+    rounded = torch.round((groups - low) / scale).clamp(0, levels) * scale + low
+    return rounded.reshape(out_features, -1)[:, :in_features].to(weight.dtype)
+
+
+def _decoder_layers(model):
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if layers is None:
+        raise ValueError(f"{type(model).__name__}: no decoder layers at model.layers; derived models support decoder LMs")
+    return layers
+
+
+def drop_decoder_layers(model, dropped: list[int]) -> None:
+    """Remove the decoder layers ``dropped`` in place; the config, each layer's
+    cache index and any per-layer config list follow."""
+    import torch
+
+    layers = _decoder_layers(model)
+    problem = check_transform({"drop_layers": list(dropped)}, len(layers))
+    if problem:
+        raise ValueError(problem)
+    keep = [i for i in range(len(layers)) if i not in set(dropped)]
+    model.model.layers = torch.nn.ModuleList(layers[i] for i in keep)
+    for new_index, layer in enumerate(model.model.layers):
+        attention = getattr(layer, "self_attn", None)
+        if attention is not None and hasattr(attention, "layer_idx"):
+            attention.layer_idx = new_index
+    model.config.num_hidden_layers = len(keep)
+    for name in ("layer_types",):  # per-layer lists (e.g. sliding or full attention)
+        values = getattr(model.config, name, None)
+        if isinstance(values, list) and len(values) == len(layers):
+            setattr(model.config, name, [values[i] for i in keep])
+
+
+def round_decoder_linears(model, bits: int, group_size: int) -> dict[str, Any]:
+    """Round every nn.Linear weight inside the decoder layers in place; returns how
+    many tensors and weights it rounded and their mean relative change."""
+    import torch
+
+    tensors = weights = 0
+    change = norm = 0.0
+    with torch.no_grad():
+        for module in _decoder_layers(model).modules():
+            if isinstance(module, torch.nn.Linear):
+                before = module.weight.detach().clone()
+                module.weight.copy_(round_groupwise(module.weight, bits, group_size))
+                tensors += 1
+                weights += before.numel()
+                change += float((module.weight - before).norm())
+                norm += float(before.norm())
+    if not tensors:
+        raise ValueError(f"{type(model).__name__}: no linear layers in its decoder layers to round")
+    return {"rounded_tensors": tensors, "rounded_weights": weights, "mean_relative_change": round(change / norm, 6)}
+
+
+def derive_model(source_dir: str | Path, transform: dict, out_dir: str | Path, revision: str | None = None) -> dict[str, Any]:
+    """Load the model ``source_dir`` (a folder, or a hub id at ``revision``), apply
+    ``transform`` and save the result (weights, tokenizer, generation config) as a
+    plain model folder in ``out_dir``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    source_dir = str(source_dir)
+    model = AutoModelForCausalLM.from_pretrained(source_dir, revision=revision, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(source_dir, revision=revision)
+    layers_before = len(_decoder_layers(model))
+    problem = check_transform(transform, layers_before)
+    if problem:
+        raise ValueError(problem)
+    stats: dict[str, Any] = {"source": source_dir, "revision": revision, "transform": dict(transform), "layers_before": layers_before}
+    if transform.get("drop_layers"):
+        drop_decoder_layers(model, transform["drop_layers"])
+    if "round_bits" in transform:
+        stats.update(round_decoder_linears(model, transform["round_bits"], transform.get("group_size", 32)))
+    model.eval()
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        (Path(tmp) / "derived_from.json").write_text(json.dumps({"source": source_dir, "revision": revision, "transform": transform}, indent=1))
+    stats.update(
+        layers=len(_decoder_layers(model)),
+        n_params=sum(p.numel() for p in model.parameters()),
+        architecture=type(model).__name__,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    return stats
