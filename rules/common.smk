@@ -249,12 +249,19 @@ TABLE_CELLS = {name: plan.table_cells(table) for name, table in TABLES.items()}
 
 
 def table_evaluations(wildcards):
-    """Per-item results and summaries of every model a table reads, PGR baselines included."""
+    """Per-item results and summaries of every model a table reads, PGR baselines
+    included, and the label quality of each one that was fine-tuned (what it learned from)."""
     needed = plan.cell_models(TABLE_CELLS[wildcards.table])
     return {
         "summaries": [f"{R}/eval/{dataset}/{key}.json" for dataset, key in needed],
         "per_item": [f"{R}/eval/{dataset}/{key}.parquet" for dataset, key in needed],
+        "label_quality": [f"{R}/label_quality/{dataset}/{key}.json" for dataset, key in trained_cell_models(wildcards.table)],
     }
+
+
+def trained_cell_models(table):
+    """The (dataset, model) evaluations of a table whose model was fine-tuned."""
+    return [(d, k) for d, k in plan.cell_models(TABLE_CELLS[table]) if not plan.parse_key(k).is_base]
 
 
 # --- base models converted from GGUF (rules/models.smk) ------------------------------

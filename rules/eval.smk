@@ -22,3 +22,24 @@ rule eval:
         seed=config["seed"],
     script:
         "../workflow/scripts/eval.py"
+
+
+rule label_quality:
+    """What a trained model learned from: its training set scored against the gold
+    answers of the rows it labels. The only job besides the Weak/Strong baselines'
+    training and evaluation that reads gold answers of the transfer pool."""
+    input:
+        labels=lambda wc: training_set(wc.dataset, wc.key),
+        teacher=data_path("teacher"),
+        transfer=data_path("transfer"),
+    output:
+        f"{R}/label_quality/{{dataset}}/{{key}}.json",
+    log:
+        f"{R}/logs/label_quality/{{dataset}}/{{key}}.log",
+    threads: job_cpus("light")
+    resources:
+        **job_resources("light"),
+    params:
+        kind=dataset_kind,
+    script:
+        "../workflow/scripts/label_quality.py"

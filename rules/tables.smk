@@ -23,6 +23,7 @@ rule table:
     params:
         cells=lambda wc: TABLE_CELLS[wc.table],
         evaluations=lambda wc: plan.cell_models(TABLE_CELLS[wc.table]),
+        trained=lambda wc: trained_cell_models(wc.table),
         title=lambda wc: TABLES[wc.table].get("title", wc.table),
         text_datasets=lambda wc: [d for d in TABLES[wc.table]["datasets"] if dataset_spec(d).answer.free_text],
         bootstrap=config["pgr"],

@@ -17,7 +17,7 @@ def default_config():
 
 
 def test_shipped_configs_validate_and_get_defaults():
-    for name in ("config.yaml", "toy.yaml", "smol.yaml", "paper.yaml"):
+    for name in ("config.yaml", "toy.yaml", "paper.yaml"):
         config = validate(load_yaml(ROOT / "config" / name))
         assert config["stages"]["cluster"]["embedder"]
         assert config["prompts"]["directory"] == "resources/prompts"
@@ -111,3 +111,44 @@ def test_pgr_needs_the_same_items():
     b = pd.DataFrame({"id": ["q1", "q3"], "correct": [True, False]})
     with pytest.raises(ValueError, match="same items"):
         pgr.align(a, a, b)
+
+
+def test_label_quality_scores_labels_against_the_gold_of_their_rows():
+    from alice_w2s.datasets.registry import get_spec
+
+    gold = pd.DataFrame({"id": ["a", "b", "c", "d"], "question": ["1+1?", "2+2?", "3+3?", "4+4?"],
+                         "answer": ["2", "4", "6", "8"], "aliases": [[]] * 4, "solution": [None] * 4,
+                         "answer_type": ["number"] * 4})
+    labels = pd.DataFrame({"id": ["a", "b", "c", "d"], "question": ["1+1?", "2+2?", "3+3?", "4+4?"],
+                           "label": ["1 + 1 = 2.\n#### 2", "#### 5", "no number here", "  "],
+                           "source": ["synthesis", "teacher_single_cluster", "synthesis", "synthesis"]})
+    quality = evaluate.label_quality(labels, gold, get_spec("toy_arithmetic"))
+    # the blank label is not trained on; of the three, one right, one unparsable
+    assert quality["labels"] == 3 and quality["rows"] == 4
+    assert quality["label_accuracy"] == pytest.approx(1 / 3) and quality["unparsed_rate"] == pytest.approx(1 / 3)
+    assert quality["sources"] == {"synthesis": 2, "teacher_single_cluster": 1}
+    empty = evaluate.label_quality(labels.iloc[:0], gold, get_spec("toy_arithmetic"))
+    assert empty["labels"] == 0 and empty["label_accuracy"] is None
+    with pytest.raises(ValueError, match="not in the gold rows, e.g. 'zz'"):
+        evaluate.label_quality(labels.assign(id=["a", "b", "c", "zz"]), gold, get_spec("toy_arithmetic"))
+
+
+def test_the_table_says_what_each_model_was_trained_on(tmp_path):
+    table = {"datasets": ["math"], "blocks": [{"name": "w -> s", "chain": ["w", "s"]}]}
+    cells = plan.table_cells(table)
+    rng = np.random.default_rng(0)
+    for model, rate in {"w@gold": 0.2, "s@gold": 0.8, "w~s@w2s-qa": 0.3, "w~s@w2s-cot": 0.5, "w~s@alice": 0.7}.items():
+        _write_eval(tmp_path, "math", model, (rng.random(200) < rate).tolist())
+        labels = 0 if model == "w~s@alice" else 60
+        quality = {"labels": labels, "label_accuracy": None if labels == 0 else 0.5, "unparsed_rate": None if labels == 0 else 0.1,
+                   "sources": {} if labels == 0 else {"teacher": 60}}
+        (tmp_path / f"q-{model}.json").write_text(json.dumps(quality))
+    settings = {"bootstrap_iterations": 200, "confidence": 0.95, "seed": 0}
+    frame = tables.collect(cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
+                           settings, lambda d, m: str(tmp_path / f"q-{m}.json"))
+    qa = frame[frame["row"] == "Original W2SG (Q-A)"].iloc[0]
+    assert qa.train_labels == 60 and qa.label_accuracy == 0.5
+    text = tables.to_markdown(frame, "T", set(), 0.95)
+    assert "| Original W2SG (Q-A) | w -> s | 60 labels, 50.00% right (10.00% unparsed) |" in text
+    # a student with no label is the base model copied through: its PGR says so
+    assert "0 labels (the base model, untrained)" in text and "(trained on 0 labels: the untrained base model)" in text

@@ -187,8 +187,8 @@ def test_gguf_conversion_asks_for_no_gpu_even_for_a_gpu_model(tmp_path):
     # the conversion dequantizes on CPU: a GPU held by it would idle for the whole job
     overlay = tmp_path / "gpu.yaml"
     overlay.write_text("models:\n  smollm2: {gpus: 1}\n")
-    smol = str(ROOT / "config" / "smol.yaml")
-    result = snakemake(tmp_path, "-n", "results-smol/base_models/smollm2", "--configfile", smol, str(overlay))
+    default = str(ROOT / "config" / "config.yaml")
+    result = snakemake(tmp_path, "-n", "results/base_models/smollm2", "--configfile", default, str(overlay))
     assert result.returncode == 0, result.stderr
     block = next(b for b in result.stdout.split("\n\n") if "rule build_gguf_model:" in b)
     assert "gpu=0," in block and "cpus_per_task=1," in block

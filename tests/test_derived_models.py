@@ -152,3 +152,34 @@ def test_the_plan_builds_a_derived_model_from_its_source_s_folder(tmp_path):
     built = [job for job in planned_jobs(result.stdout) if job["rule"] == "build_derived_model"]
     assert len(built) == 1 and built[0]["input"] == ["results/base_models/tiny-qwen-s"]
     assert built[0]["output"] == ["results/base_models/weak"]
+
+
+def test_a_gguf_header_gives_its_layer_count_without_reading_tensors(tmp_path):
+    import struct
+
+    from alice_w2s.gguf_header import gguf_block_count
+
+    def text(s):
+        return struct.pack("<Q", len(s)) + s.encode()
+
+    header = b"GGUF" + struct.pack("<IQQ", 3, 0, 3)
+    header += text("general.architecture") + struct.pack("<I", 8) + text("llama")
+    header += text("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2) + text("a") + text("b")
+    header += text("llama.block_count") + struct.pack("<II", 4, 7)
+    (tmp_path / "m.gguf").write_bytes(header)
+    assert gguf_block_count(str(tmp_path), "m.gguf") == 7
+    (tmp_path / "bad.gguf").write_bytes(b"nope")
+    assert gguf_block_count(str(tmp_path), "bad.gguf") is None
+    assert gguf_block_count(str(tmp_path / "missing.gguf")) is None
+
+
+def test_rounding_only_the_attention_leaves_the_mlp_as_it_was(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    source = _tiny_llama(tmp_path / "source")
+    stats = derive_model(source, {"round_bits": 3, "group_size": 16, "round_modules": "attention"}, tmp_path / "derived")
+    before = AutoModelForCausalLM.from_pretrained(source)
+    after = AutoModelForCausalLM.from_pretrained(tmp_path / "derived")
+    assert stats["rounded_tensors"] == 3 * 4  # q, k, v, o in each of 3 layers
+    assert torch.equal(after.model.layers[1].mlp.down_proj.weight, before.model.layers[1].mlp.down_proj.weight)
+    assert not torch.equal(after.model.layers[1].self_attn.o_proj.weight, before.model.layers[1].self_attn.o_proj.weight)

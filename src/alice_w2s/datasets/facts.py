@@ -8,9 +8,9 @@ stand in for, so the same normalisers run as on the paper's data:
 - ``toy_categories`` (``category_records``)   -> ai2_arc shape (four lettered options)
 - ``toy_facts``      (``fact_records``)       -> trivia_qa shape (value + aliases)
 
-Arithmetic is drawn fresh for each record. Categories and facts come from fixed
-lists: each question is asked once, in a seeded order, so train and eval never
-share a question.
+Every question is asked once, in a seeded order, so train and eval never share
+one: arithmetic is drawn at random and a repeat is skipped; categories and facts
+come from fixed lists.
 """
 
 from __future__ import annotations
@@ -180,8 +180,19 @@ def _take(pool: list, n: int, kind: str) -> list:
 
 
 def arithmetic_records(n: int, seed: int) -> list[dict]:
+    """``n`` distinct questions, drawn in a seeded order: a question drawn again is
+    skipped, so train and eval (cut from one list) never share one."""
     rng = random.Random(f"toy_arithmetic:{seed}")
-    return [_arithmetic_record(rng) for _ in range(n)]
+    records: list[dict] = []
+    seen: set[str] = set()
+    for _ in range(100 * n):
+        if len(records) == n:
+            break
+        record = _arithmetic_record(rng)
+        if record["question"] not in seen:
+            seen.add(record["question"])
+            records.append(record)
+    return _take(records, n, "toy_arithmetic")
 
 
 def category_records(n: int, seed: int) -> list[dict]:
