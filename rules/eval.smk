@@ -26,8 +26,8 @@ rule eval:
 
 rule label_quality:
     """What a trained model learned from: its training set scored against the gold
-    answers of the rows it labels. The only job besides the Weak/Strong baselines'
-    training and evaluation that reads gold answers of the transfer pool."""
+    answers of the rows it labels (for a student, the transfer pool's gold, which no
+    student is trained on). Only the table reads its output."""
     input:
         labels=lambda wc: training_set(wc.dataset, wc.key),
         teacher=data_path("teacher"),

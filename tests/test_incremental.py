@@ -10,6 +10,8 @@ import pytest
 import yaml
 from snakemake_runner import copy_checkout, planned_outputs, snakemake
 
+from alice_w2s import plan
+
 pytestmark = pytest.mark.incremental
 D = "toy_trivia"  # Table 3 of the embedded default, as the session's run made it
 S, M, L = "tiny-qwen-s", "tiny-qwen-m", "tiny-qwen-l"
@@ -82,8 +84,18 @@ def clusters_of_teachers() -> set[tuple[str, str]]:
     return {("cluster", f"results/clusters/{D}/{t}/all.parquet") for t in TEACHERS}
 
 
+def quality(expected: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The label_quality jobs of Table 3's students whose training set is remade in
+    ``expected`` (the table scores what each of its fine-tuned models learned from)."""
+    remade = {output for _, output in expected}
+    students = (W2S[0], W2S[2], DIRECT, CASCADE)
+    return {("label_quality", f"results/label_quality/{D}/{k}.json") for k in students
+            if f"results/{plan.training_set(D, k)}" in remade}
+
+
 TABLE = {("table", "results/tables/table3.md"), ("table_report", "results/report/table3/stages.html")}
 ALICE = from_uncertainty(TEACHERS[0]) | from_uncertainty(TEACHERS[1])
+ALICE |= quality(ALICE)
 
 
 def test_finished_run_plans_nothing(embedded_run):
@@ -105,7 +117,7 @@ def test_student_learning_rate_reruns_student_training_and_what_it_teaches(embed
     expected = trained(DIRECT) | {("sft", f"results/models/{D}/{MID}")} | from_mid_model()
     expected |= trained(W2S[0]) | {("sft", f"results/models/{D}/{W2S[1]}")} | trained(W2S[2])
     expected.add(("w2s_answers", f"results/w2s_answers/{D}/{W2S[1]}/s2of2.parquet"))
-    assert planned == expected | TABLE
+    assert planned == expected | quality(expected) | TABLE
 
 
 def test_k_reruns_sampling_and_everything_after_it(embedded_run):
@@ -181,6 +193,8 @@ def test_a_generation_backend_change_reruns_only_what_generates_and_its_dependan
     everything = full_plan(embedded_run)
     # models fine-tuned on gold labels: nothing upstream of them generates text
     gold_trained = {job for job in everything if job[0] == "sft" and job[1].endswith(("@gold", "@teacher-qa"))}
+    # and the scores of their gold labels
+    gold_trained |= {job for job in everything if job[0] == "label_quality" and job[1].endswith("@gold.json")}
     expected = {job for job in everything if job[0] not in untouched_rules} - gold_trained
     assert gold_trained and planned == expected
 

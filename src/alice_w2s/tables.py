@@ -152,7 +152,7 @@ def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confid
             lines += [
                 "",
                 "What each model was fine-tuned on: labels trained on, and the share of them that match the gold "
-                "answer of their question (scored like eval responses; unparsable in brackets; no student sees these golds):",
+                "answer of their question (scored like eval responses; unparsable in brackets; no student is trained on these golds):",
                 "",
             ]
             lines += _grid(group, datasets, _labels_text)

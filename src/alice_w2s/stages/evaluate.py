@@ -63,7 +63,7 @@ def summarize(items: pd.DataFrame) -> dict:
 def label_quality(labels: pd.DataFrame, gold_rows: pd.DataFrame, spec: DatasetSpec) -> dict:
     """How good a training set's labels are, scored like eval responses against the
     gold answers of the rows they label (the transfer pool's, for a student: gold
-    no student sees). Blank labels (no cluster of agreeing samples, a skipped
+    no student is trained on). Blank labels (no cluster of agreeing samples, a skipped
     prompt) are not trained on: counted apart, not scored."""
     gold = gold_rows.set_index("id")
     missing = sorted(set(labels["id"]) - set(gold.index))
