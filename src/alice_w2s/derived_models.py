@@ -44,11 +44,11 @@ def check_transform(transform: dict, layers: int | None) -> str | None:
     if len(set(dropped)) != len(dropped):
         return f"transform.drop_layers: {dropped} names a layer twice"
     if layers is not None:
-        if len(dropped) >= layers:
-            return f"transform.drop_layers: drops {len(dropped)} of the source's {layers} layers; at least one must stay"
         outside = [i for i in dropped if i >= layers]
         if outside:
             return f"transform.drop_layers: layer {outside[0]} does not exist (the source has layers 0..{layers - 1})"
+        if len(dropped) >= layers:
+            return f"transform.drop_layers: drops {len(dropped)} of the source's {layers} layers; at least one must stay"
     return None
 
 

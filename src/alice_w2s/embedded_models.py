@@ -1,6 +1,6 @@
 """Tiny local causal LMs and tokenizers, built from a seed with no network access.
 
-They stand in for hub models in the embedded default and in tests: a byte-level BPE
+They stand in for hub models in config/toy.yaml and in tests: a byte-level BPE
 tokenizer with a ChatML chat template, and a small random Qwen2 or Llama model,
 optionally warmed up for a few steps on a corpus so its outputs take the corpus's form.
 Both load with `transformers` (Auto* classes) and with vLLM (head_dim must be 64 there).

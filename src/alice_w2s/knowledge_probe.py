@@ -29,10 +29,17 @@ def probe_items(n_each: int = 20, seed: int = 0) -> list[tuple[str, str]]:
     return items
 
 
+def _answers(first_line: str, answer: str) -> bool:
+    """The line is the answer, or starts with it as a whole word ("Paris, France"
+    counts for Paris; "578" does not count for 57)."""
+    line, answer = first_line.lower(), answer.lower()
+    return line.startswith(answer) and not line[len(answer) : len(answer) + 1].isalnum()
+
+
 def knowledge_probe(model_dir: str | Path, items: list[tuple[str, str]], batch_size: int = 20) -> list[bool]:
     """Greedy answers of the model in ``model_dir`` to ``items`` (question, answer)
     after two worked examples; an item counts as right when its answer is the first
-    line of the completion or starts it. Used to place a derived model between "knows
+    line of the completion or starts it as a whole word. Used to place a derived model between "knows
     nothing" and its source (tests, README)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -51,5 +58,5 @@ def knowledge_probe(model_dir: str | Path, items: list[tuple[str, str]], batch_s
             out = model.generate(**encoded, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
         for (_, answer), tokens in zip(batch, out[:, encoded["input_ids"].shape[1] :], strict=True):
             first_line = tokenizer.decode(tokens, skip_special_tokens=True).strip().split("\n")[0].strip()
-            right.append(first_line.lower().startswith(answer.lower()))
+            right.append(_answers(first_line, answer))
     return right

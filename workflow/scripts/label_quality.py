@@ -6,7 +6,7 @@ import pandas as pd
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import read_parquet, write_json
 from alice_w2s.runner import run_stage
-from alice_w2s.stages.evaluate import label_quality
+from alice_w2s.stages.label_quality import label_quality
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Deterministic datasets whose answers a small pretrained model can partly know:
 arithmetic, word categories and real-world facts written down here. They let a
-real instruct model (SmolLM2, config/smol.yaml) show accuracies that are neither
+real instruct model (SmolLM2, config/config.yaml) show accuracies that are neither
 0 nor 1 without the hub. Records come in the hub shapes of the datasets they
 stand in for, so the same normalisers run as on the paper's data:
 

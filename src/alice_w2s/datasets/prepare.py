@@ -3,7 +3,8 @@ Burns et al. protocol:
 
 - train split, by position, no shuffle: first half = teacher half (labelled, to
   fine-tune the weak teacher), second half = transfer half (its questions are the
-  unlabelled pool; its gold is used only by the Weak/Strong baselines);
+  unlabelled pool; its gold is used only by the Weak/Strong baselines and to score
+  the students' labels, rule label_quality);
 - the transfer half may be cut to its first ``transfer_fraction`` and/or
   ``transfer_max_rows`` rows (the reference keeps 20% for HotpotQA/TriviaQA);
 - the eval split is kept whole unless ``eval_max_rows`` is set;
