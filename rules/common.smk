@@ -299,6 +299,5 @@ def derived_source(wildcards):
     """The folder of the model a derived model is made from (built by its own rule,
     or a local folder); a hub source is loaded by id inside the job."""
     source = MODELS[wildcards.name]["from"]
-    if MODELS[source]["source"] in BUILT_SOURCES:
-        return [f"{R}/base_models/{source}"]
-    return [MODELS[source]["path"]] if MODELS[source]["source"] == "local" else []
+    local = [MODELS[source]["path"]] if MODELS[source]["source"] == "local" else []
+    return model_files("", source) + local

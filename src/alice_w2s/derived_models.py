@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from alice_w2s.io import atomic_dir
-
-TRANSFORM_KEYS = ("round_bits", "group_size", "drop_layers")
+from alice_w2s.schema_defaults import transform_defaults
 
 
 def check_transform(transform: dict, layers: int | None) -> str | None:
@@ -150,11 +149,8 @@ def derive_model(source_dir: str | Path, transform: dict, out_dir: str | Path, r
     if transform.get("drop_layers"):
         drop_decoder_layers(model, transform["drop_layers"])
     if "round_bits" in transform:
-        stats.update(
-            round_decoder_linears(
-                model, transform["round_bits"], transform.get("group_size", 32), transform.get("round_modules", "all")
-            )
-        )
+        settings = {**transform_defaults(), **transform}  # a validated config has them all
+        stats.update(round_decoder_linears(model, settings["round_bits"], settings["group_size"], settings["round_modules"]))
     model.eval()
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)

@@ -52,6 +52,11 @@ def section_defaults(*keys: str) -> dict[str, object]:
     return _defaults(node["properties"])
 
 
+def transform_defaults() -> dict[str, object]:
+    """The defaults of a derived model's ``transform`` (``models.<name>.transform``)."""
+    return _defaults(schema()["properties"]["models"]["additionalProperties"]["properties"]["transform"]["properties"])
+
+
 def sampling_defaults() -> dict[str, object]:
     """The defaults every generating stage shares (``$defs.sampling``)."""
     return _defaults(schema()["$defs"]["sampling"])
