@@ -41,8 +41,7 @@ rule cluster:
         **job_resources("cluster"),
     params:
         kind=dataset_kind,
-        # answer-match clustering (numbers, choices) uses none of these settings
-        settings=lambda wc: config["stages"]["cluster"] if dataset_spec(wc.dataset).answer.clusters_by_embedding else None,
+        settings=cluster_settings,
     script:
         "../workflow/scripts/cluster.py"
 
@@ -60,10 +59,11 @@ rule summarize_uncertainty:
     resources:
         **job_resources("generate", lambda wc: config["summarizer"]),
     params:
+        kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, config["summarizer"]),
         settings=config["stages"]["summarize"],
         generation=generation_params("summarize", lambda wc: config["summarizer"]),
-        prompts=prompt_params("summarize.txt"),
+        prompts=prompt_params("summarize/{answer_type}.txt"),
         seed=config["seed"],
     script:
         "../workflow/scripts/summarize_uncertainty.py"
@@ -115,6 +115,7 @@ rule synthesize:
             "synthesize_teacher_no_uncertainty.txt",
             "question/{answer_type}.txt",
             "format/{answer_type}.txt",
+            "synthesize_example/{answer_type}.txt",
         ),
         seed=config["seed"],
     script:

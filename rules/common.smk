@@ -145,6 +145,26 @@ def prompt_params(*names):
     return params
 
 
+def cluster_settings(wildcards):
+    """The clustering settings a dataset's answer type uses: the embedding ones for
+    free text, only `answer_key` for answer-match clustering (numbers, choices), so
+    editing one kind reruns only the clusters it changes."""
+    settings = dict(config["stages"]["cluster"])
+    answer_key = settings.pop("answer_key")
+    if dataset_spec(wildcards.dataset).answer.clusters_by_embedding:
+        return settings
+    return {"answer_key": answer_key}
+
+
+def teacher_qa_inputs(wildcards):
+    """The teacher half, and the CoT filter's output when the Q-A teacher trains on
+    the questions whose CoT survived (stages.teacher_qa.questions: cot_survivors)."""
+    inputs = {"teacher_half": data_path("teacher")}
+    if config["stages"]["teacher_qa"]["questions"] == "cot_survivors":
+        inputs["cot"] = f"{R}/cot/{{dataset}}/{{name}}.parquet"
+    return {k: v.format(dataset=wildcards.dataset, name=wildcards.name) for k, v in inputs.items()}
+
+
 def sft_recipe(key):
     """The SFT recipe of a model key: `sft`, with its role's overrides on top."""
     return config_sft_recipe(config, plan.sft_role(plan.parse_key(key).recipe))

@@ -38,12 +38,27 @@ rule labels_teacher_cot:
         "../workflow/scripts/labels_teacher_cot.py"
 
 
+rule labels_teacher_qa:
+    input:
+        unpack(teacher_qa_inputs),
+    output:
+        training_set_path("teacher_qa"),
+    log:
+        f"{R}/logs/labels_teacher_qa/{{dataset}}/{{name}}.log",
+    threads: job_cpus("light")
+    resources:
+        **job_resources("light"),
+    params:
+        kind=dataset_kind,
+        questions=config["stages"]["teacher_qa"]["questions"],
+    script:
+        "../workflow/scripts/labels_teacher_qa.py"
+
+
 rule labels_gold_sets:
     input:
-        teacher_half=data_path("teacher"),
         transfer=data_path("transfer"),
     output:
-        teacher_qa=training_set_path("gold_sets", recipe="teacher-qa"),
         gold=training_set_path("gold_sets", recipe="gold"),
     log:
         f"{R}/logs/labels_gold_sets/{{dataset}}.log",

@@ -22,10 +22,12 @@ class ScriptedGenerator:
     def __init__(self, answer: Callable[[str, int], str]) -> None:
         self.answer = answer
         self.calls: list[tuple[list[str], Sampling]] = []
+        self.keys: list[list[str] | None] = []  # the request keys of each call
 
-    def generate(self, chats: list[list[dict[str, str]]], sampling: Sampling) -> GenerationResult:
+    def generate(self, chats: list[list[dict[str, str]]], sampling: Sampling, keys=None) -> GenerationResult:
         prompts = [chat[-1]["content"] for chat in chats]
         self.calls.append((prompts, sampling))
+        self.keys.append(keys)
         texts = [[self.answer(p, i) for i in range(sampling.n)] for p in prompts]
         return GenerationResult(texts=texts, prompt_tokens=len(prompts), completion_tokens=sum(map(len, texts)), seconds=0.0)
 

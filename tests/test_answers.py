@@ -23,7 +23,8 @@ def test_number_extraction(response, expected):
 def test_choice_extraction_takes_the_last_sentence():
     text = "So the correct choice is A. Hmm, no. So the correct choice is (c)."
     assert answers.extract("choice", text) == "C"
-    assert answers.extract("choice", "I pick B") is None
+    assert answers.extract("choice", "I pick B") == "B"  # a commitment (issue 19); strict reads only the sentence
+    assert answers.extract("choice", "I pick B", strict=True) is None
 
 
 def test_text_extraction_prefers_the_answer_marker():

@@ -37,11 +37,11 @@ class DiesAfter:
     def __init__(self, backend: Generator, calls: int) -> None:
         self.backend, self.calls = backend, calls
 
-    def generate(self, chats, sampling: Sampling) -> GenerationResult:
+    def generate(self, chats, sampling: Sampling, keys=None) -> GenerationResult:
         if self.calls == 0:
             raise Killed
         self.calls -= 1
-        return self.backend.generate(chats, sampling)
+        return self.backend.generate(chats, sampling, keys)
 
     def close(self) -> None:
         pass

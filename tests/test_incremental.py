@@ -108,7 +108,7 @@ def test_cluster_threshold_reruns_free_text_clustering_and_its_dependants(embedd
 
 
 def test_summarizer_prompt_reruns_summaries_and_their_dependants(embedded_run):
-    planned = plan_after_edit(embedded_run, "resources/prompts/summarize.txt", "\nBe brief.\n")
+    planned = plan_after_edit(embedded_run, "resources/prompts/summarize/text.txt", "\nBe brief.\n")
     assert planned == ALICE | TABLE
 
 

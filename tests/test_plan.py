@@ -58,7 +58,7 @@ def test_several_teachers_and_the_ablation():
     ("key", "path"),
     [
         ("a@teacher-cot", "labels/d/teacher_cot/a.parquet"),
-        ("a@teacher-qa", "labels/d/gold_sets/teacher-qa.parquet"),
+        ("a@teacher-qa", "labels/d/teacher_qa/a.parquet"),
         ("a@gold", "labels/d/gold_sets/gold.parquet"),
         ("a~b@w2s-cot", "w2s_answers/d/a@teacher-cot/all.parquet"),
         ("a~b~c@w2s-qa", "w2s_answers/d/a~b@w2s-qa.c2/s2of2.parquet"),

@@ -71,7 +71,7 @@ def test_unsharded_7b_full_fine_tune_on_one_gpu_is_refused(paper):
     problems = preflight.check(edited(paper, **{"models|qwen2.5-7b|sft_gpus": 1}))
     # its Strong baseline (gold) and its student runs, one line each
     assert [p.split(":")[0] for p in problems] == ["sft of qwen2.5-7b (baseline, full, 1 GPU(s))", "sft of qwen2.5-7b (student, full, 1 GPU(s))"]
-    assert "needs ~120 GB (weights+grads+AdamW (none) 104.3" in problems[0] and "gpu_mem_gb 80" in problems[0]
+    assert "needs ~132 GB (weights+grads+AdamW (none) 104.3" in problems[0] and "gpu_mem_gb 80" in problems[0]
     # on 4 GPUs without sharding (plain DDP) every GPU still holds all of it
     problems = preflight.check(edited(paper, **{"sft|sharding": "none"}))
     assert any(p.startswith("sft of qwen2.5-7b") for p in problems)
@@ -84,7 +84,7 @@ def test_other_impossible_plans_are_named(paper):
     assert "in stage cluster" not in problem  # clustering runs no vLLM engine
     # an effective batch 3 GPUs cannot make
     problems = preflight.check(edited(paper, **{"models|qwen2.5-7b|sft_gpus": 3}))
-    assert any("effective_batch_size=16 is not a multiple of per_device_batch_size 4 x 3 GPUs" in p for p in problems)
+    assert any("effective_batch_size=256 is not a multiple of per_device_batch_size 4 x 3 GPUs" in p for p in problems)
     # clustering TriviaQA's ~1.4 M responses on one CPU
     problems = preflight.check(edited(paper, **{"resources|cluster|gpus": 0}))
     assert [p.split(" responses")[0] for p in problems] == ["cluster on hotpotqa: 904500", "cluster on triviaqa: 1383900"]
@@ -122,7 +122,7 @@ def test_plan_stops_with_one_line(tmp_path):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert lines == [line for line in result.stderr.splitlines() if "preflight" in line]
-    assert len(lines) == 1 and lines[0].startswith("error: preflight: sft of qwen2.5-7b (baseline, full, 1 GPU(s)): needs ~120 GB")
+    assert len(lines) == 1 and lines[0].startswith("error: preflight: sft of qwen2.5-7b (baseline, full, 1 GPU(s)): needs ~132 GB")
     assert lines[0].endswith("(and 1 more)")
 
 
@@ -158,7 +158,7 @@ def test_planned_paper_jobs_batch_threads_and_tasks(paper, tmp_path):
         gpus = int(res["gpu"])
         gpu_counts.add(gpus)
         steps = accumulation_steps(recipe["effective_batch_size"], recipe["per_device_batch_size"], gpus)
-        assert recipe["per_device_batch_size"] * steps * gpus == recipe["effective_batch_size"] == 16, wc
+        assert recipe["per_device_batch_size"] * steps * gpus == recipe["effective_batch_size"] == 256, wc
     assert gpu_counts == {1, 2, 4}
     for rule, wc, res in jobs:
         if "cpus_per_task" not in res:  # the target rules table1..3 run nothing

@@ -130,9 +130,10 @@ def test_samples_come_from_vllm_and_differ(smol_run):
     assert manifest["params"]["generation"]["backend"] == "vllm"
     per_question = samples.groupby("id")["response"].agg(list)
     assert (per_question.map(len) == 8).all()
-    # at temperature 0.9 the K responses differ, and they are English
+    # at temperature 0.9 the K responses differ, and they are words, not token junk
+    # (the QA user turn asks for a short answer: many are a bare name)
     assert per_question.map(lambda r: len(set(r)) > 1).mean() >= 0.5
-    assert samples["response"].str.contains(r"\b(?:the|is|of)\b", case=False).mean() >= 0.8
+    assert samples["response"].str.contains(r"[A-Za-z]{3,}").mean() >= 0.9
 
 
 @pytest.mark.real_model

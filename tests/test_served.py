@@ -77,7 +77,7 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
         "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port), "--api-key", key,
-        "--max-model-len", "1024", "--enforce-eager", "--distributed-executor-backend", "uni",
+        "--max-model-len", "2048", "--enforce-eager", "--distributed-executor-backend", "uni",
         # seeded requests on vLLM-CPU die under chunked prefill (see VllmGenerator)
         "--no-enable-chunked-prefill", "--disable-log-stats", "--uvicorn-log-level", "warning",
     ]

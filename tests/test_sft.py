@@ -163,14 +163,14 @@ def test_truncation(tokenizer) -> None:
     full = build_training_example(tokenizer, prompt, response, max_length=512)
     assert full is not None
     n_prompt = full["labels"].count(IGNORE_INDEX)
-    # Prompt exactly fills max_length: nothing of the response survives.
-    assert build_training_example(tokenizer, prompt, response, max_length=n_prompt) is None
-    assert build_training_example(tokenizer, prompt, response, max_length=3) is None
-    # One response token survives: kept, truncated from the right (no eos).
-    cut = build_training_example(tokenizer, prompt, response, max_length=n_prompt + 1)
+    response_ids = full["input_ids"][n_prompt:]
+    # Prompt and response are each cut from the right to max_length (the reference's rule).
+    assert build_training_example(tokenizer, prompt, response, max_length=0) is None
+    cut = build_training_example(tokenizer, prompt, response, max_length=3)
     assert cut is not None
-    assert cut["input_ids"] == full["input_ids"][: n_prompt + 1]
-    assert cut["labels"][-1] == cut["input_ids"][-1] != tokenizer.eos_token_id
+    assert cut["input_ids"] == full["input_ids"][:3] + response_ids[:3]
+    assert cut["labels"] == [IGNORE_INDEX] * 3 + response_ids[:3]
+    assert cut["labels"][-1] != tokenizer.eos_token_id
 
 
 def _assert_plain_model_dir(out: Path) -> None:
@@ -224,7 +224,7 @@ def test_full_training(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
     after = mean_response_loss(out, tokenizer, EXAMPLES[:16])
 
     assert stats["mode"] == "full"
-    assert stats["n_examples"] == 16 and stats["n_dropped"] == 1
+    assert stats["n_examples"] == 17 and stats["n_dropped"] == 0 and stats["prompts_truncated"] == 1
     assert stats["trainable_params"] == stats["total_params"]
     assert after < before, (before, after)
     _assert_plain_model_dir(out)
@@ -284,7 +284,7 @@ def test_empty_examples_raise(tiny_model: Path, tmp_path: Path) -> None:
         train_sft([], str(tiny_model), tmp_path / "out", Recipe())
     # All examples dropped by truncation is the same error.
     with pytest.raises(ValueError, match="no training examples"):
-        train_sft(EXAMPLES[:2], str(tiny_model), tmp_path / "out", Recipe(max_length=2))
+        train_sft(EXAMPLES[:2], str(tiny_model), tmp_path / "out", Recipe(max_length=0))
     assert not (tmp_path / "out").exists()
 
 

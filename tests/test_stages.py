@@ -125,7 +125,7 @@ def test_summarizer_runs_only_for_several_clusters(scripted):
         [["one", 0, 5, "r1", 0, "1", True, 6], ["two", 0, 3, "a", 0, "1", True, 6], ["two", 1, 2, "b", 1, "2", False, 6]]
     )
     gen = scripted(lambda p, i: "I am unsure whether to add or multiply.")
-    out, _, _ = summarize.summarize_uncertainty(questions, clusters, gen, Sampling(temperature=0.9), PROMPTS)
+    out, _, _ = summarize.summarize_uncertainty(questions, "number", clusters, gen, Sampling(temperature=0.9), PROMPTS)
     assert len(gen.calls) == 1 and len(gen.calls[0][0]) == 1
     assert "1. a" in gen.calls[0][0][0] and "2. b" in gen.calls[0][0][0]
     by_id = out.set_index("id")
@@ -172,7 +172,7 @@ def test_summarizer_prompt_limits_are_applied_and_counted(scripted):
     rows += [["r", 0, 3, "ra", 0, "1", True, 6], ["r", 1, 2, "rb", 1, "2", False, 6]]
     gen = scripted(lambda p, i: "I am unsure.")
     out, _, counts = summarize.summarize_uncertainty(
-        questions, _clusters(rows), gen, Sampling(temperature=0.9), PROMPTS,
+        questions, "number", _clusters(rows), gen, Sampling(temperature=0.9), PROMPTS,
         max_representatives=2, max_representative_chars=40,
     )
     prompt = gen.calls[0][0][0]
@@ -182,12 +182,12 @@ def test_summarizer_prompt_limits_are_applied_and_counted(scripted):
     assert counts == {"representatives_dropped": 2, "representatives_truncated": 1, "summaries_skipped": 0}
 
     class Skipping(scripted):  # a backend that could not fit the first prompt
-        def generate(self, chats, sampling):
-            result = super().generate(chats, sampling)
+        def generate(self, chats, sampling, keys=None):
+            result = super().generate(chats, sampling, keys)
             return GenerationResult([[""]] + result.texts[1:], 0, 0, 0.0, skipped_prompts=1)
 
     out, _, counts = summarize.summarize_uncertainty(
-        questions, _clusters(rows), Skipping(lambda p, i: "unsure"), Sampling(temperature=0.9), PROMPTS
+        questions, "number", _clusters(rows), Skipping(lambda p, i: "unsure"), Sampling(temperature=0.9), PROMPTS
     )
     assert counts["summaries_skipped"] == 1 and pd.isna(out.set_index("id").loc["q", "uncertainty"])
     assert out.set_index("id").loc["r", "uncertainty"] == "unsure"

@@ -49,9 +49,16 @@ _NUMBER_PHRASE_RE = re.compile(r"(?i:\b(?:final answer|the answer)\s*(?:is|:)\s*
 _CHOICE_STRICT_RE = re.compile(re.escape(CHOICE_SENTENCE) + r"\s*\(?([A-Za-z])\)?(?![A-Za-z])", re.IGNORECASE)
 # The letter must be a capital A-J: "the answer is a ..." is an article, not choice A.
 _CHOICE_FLEX_RE = re.compile(
-    r"(?i:\b(?:choice|answer)\s*(?:is|:)\s*:?\s*(?:option\s+|choice\s+)?)[\(\[]?([A-J])(?![A-Za-z0-9])"
+    r"(?i:\b(?:choice|answer|option)\s*(?:is|:)\s*:?\s*(?:option\s+|choice\s+)?)[\(\[]?([A-J])(?![A-Za-z0-9])"
 )
 _CHOICE_BOXED_RE = re.compile(r"\\boxed\{\s*(?:\\text\{)?\s*([A-J])\s*\}")
+# "I choose D", "I would go with option B", "I'll pick (C)"
+_CHOICE_CHOOSE_RE = re.compile(
+    r"(?i:\bI(?:\s+would|\s+will|'d|'ll)?\s+(?:choose|pick|select|go\s+with)\s+(?:option\s+|choice\s+|answer\s+)?)"
+    r"[\(\[]?([A-J])(?![A-Za-z0-9])"
+)
+# A last line that is only the letter: "**B**", "(C)", "Option D", "choice A."
+_CHOICE_BARE_LINE_RE = re.compile(r"^(?i:(?:option|choice)\s+)?[\(\[]?([A-J])[\)\]]?\.?$")
 _TEXT_STRICT_RE = re.compile(re.escape(TEXT_MARKER) + r"[ \t]*(.+)", re.IGNORECASE)
 _TEXT_FLEX_RE = re.compile(r"(?i:\b(?:final answer|answer)\s*(?::|is:?))[ \t]*(.+)")
 _MARKDOWN_RE = re.compile(r"\*\*|__")
@@ -104,7 +111,18 @@ def _choice_flexible(response: str) -> str | None:
     found = _last(_CHOICE_STRICT_RE, plain)
     if found is not None:
         return found.upper()
-    return _last(_CHOICE_FLEX_RE, plain) or _last(_CHOICE_BOXED_RE, plain)
+    # otherwise the response's last commitment, in whichever form it is written
+    candidates = [
+        (match.end(), match.group(1))
+        for pattern in (_CHOICE_FLEX_RE, _CHOICE_BOXED_RE, _CHOICE_CHOOSE_RE)
+        for match in pattern.finditer(plain)
+    ]
+    stripped = plain.rstrip()
+    last_line = stripped.rsplit("\n", 1)[-1].strip()
+    bare = _CHOICE_BARE_LINE_RE.match(last_line)
+    if bare:
+        candidates.append((len(stripped), bare.group(1)))
+    return max(candidates)[1] if candidates else None
 
 
 def _text_strict(response: str) -> str | None:
@@ -189,6 +207,9 @@ class AnswerType:
     # The embedded models' warm-up answer: this line ("{answer}" filled in) before
     # the closing line; None: the row's worked solution, which ends with it.
     warmup: str | None = None
+    # The text that opens the closing line's answer ("#### "), for clustering by the
+    # raw text after it as the reference did (``marker_text``); None: no such marker.
+    marker: str | None = None
 
     @property
     def free_text(self) -> bool:
@@ -204,6 +225,16 @@ class AnswerType:
         if response is None:
             return None
         return (self.strict if strict else self.flexible)(response)
+
+    def marker_text(self, response: str | None) -> str | None:
+        """The reference's answer key for clustering: the raw text after the first
+        ``marker`` (up to a second one), stripped, so "A." and "A. dry palms."
+        differ; None when the response has no marker."""
+        if self.marker is None:
+            raise ValueError(f"answer type {self.name!r} has no closing marker to cluster by")
+        if not isinstance(response, str) or self.marker not in response:
+            return None
+        return response.split(self.marker)[1].strip()
 
     def format_final(self, answer: str) -> str:
         """The closing line a label ends with, in the form ``extract`` parses."""
@@ -267,10 +298,12 @@ def _free_text_score(
     return Score(extracted, correct, em, f1, strict, strict_hit, lenient)
 
 
-NUMBER = AnswerType("number", "#### {answer}", _number_strict, _number_flexible, canonical=normalize_number)
+NUMBER = AnswerType(
+    "number", "#### {answer}", _number_strict, _number_flexible, canonical=normalize_number, marker="#### "
+)
 CHOICE = AnswerType(
     "choice", CHOICE_SENTENCE + " {answer}.", _choice_strict, _choice_flexible, canonical=_choice_letter,
-    warmup="Option {answer} fits the question best.",
+    warmup="Option {answer} fits the question best.", marker=CHOICE_SENTENCE + " ",
 )
 TEXT = AnswerType(
     "text", TEXT_MARKER + " {answer}", _text_strict, _text_flexible, clusters_by_embedding=True,

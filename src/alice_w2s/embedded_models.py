@@ -133,7 +133,7 @@ def build_tiny_model(
     warmup_steps: int = 0,
     warmup_lr: float = 3e-3,
     warmup_batch_size: int = 16,
-    max_position_embeddings: int = 1024,
+    max_position_embeddings: int = 2048,
 ) -> dict[str, Any]:
     """Build a random (optionally warmed-up) qwen2/llama model + tokenizer in `out_dir`.
 

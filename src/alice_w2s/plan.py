@@ -49,6 +49,7 @@ GROUP_SEP = "+"
 # model), {recipe}, {teacher} (a single-teacher student's teacher key), {pool}.
 TRAINING_SETS = {
     "teacher_cot": "labels/{dataset}/teacher_cot/{name}.parquet",  # rule labels_teacher_cot
+    "teacher_qa": "labels/{dataset}/teacher_qa/{name}.parquet",  # rule labels_teacher_qa
     "gold_sets": "labels/{dataset}/gold_sets/{recipe}.parquet",  # rule labels_gold_sets
     "w2s_answers": "w2s_answers/{dataset}/{teacher}/{pool}.parquet",  # rule w2s_answers
     "synthesized": "labels/{dataset}/synthesized/{key}.parquet",  # rule synthesize
@@ -74,7 +75,7 @@ class Recipe:
 
 RECIPES = {
     "teacher-cot": Recipe("teacher_cot", "teacher"),
-    "teacher-qa": Recipe("gold_sets", "teacher"),
+    "teacher-qa": Recipe("teacher_qa", "teacher"),
     "gold": Recipe("gold_sets", "baseline"),
     "alice": Recipe("synthesized", "student", "teacher-cot", several_teachers=True, uses_uncertainty=True),
     "alice-no-unc": Recipe("synthesized", "student", "teacher-cot", several_teachers=True),

@@ -69,7 +69,8 @@ def sft_gpu_memory(size_b: float, recipe: dict, gpus: int) -> Estimate:
     else:  # LoRA: a frozen base in bf16 (fp32 without it); adapters are small
         states = (2 if recipe["bf16"] else 4) * params * 1.02
         label = "frozen weights+LoRA"
-    tokens = recipe["per_device_batch_size"] * recipe["max_length"]
+    # the prompt and the response are each cut to max_length: a sequence is at most twice it
+    tokens = recipe["per_device_batch_size"] * 2 * recipe["max_length"]
     hl = width_depth(size_b)
     if recipe["gradient_checkpointing"]:
         # each layer's bf16 input is kept, one layer (width ~ sqrt(128 hl)) is recomputed at a time

@@ -9,7 +9,7 @@ from alice_w2s.stages.cluster import cluster_samples, cluster_stats
 
 def main(smk):
     spec = get_spec(smk.params.kind)
-    settings = smk.params.settings  # None for answer-match clustering (numbers, choices)
+    settings = smk.params.settings  # answer-match clustering (numbers, choices): only answer_key
     questions = read_pool(smk.input.transfer, smk.wildcards.pool)
     samples = read_parquet(smk.input.samples, required=("id", "sample_idx", "response", "extracted"))
     if spec.answer.clusters_by_embedding:
@@ -24,7 +24,7 @@ def main(smk):
             instruction=settings["instruction"],
         )
     else:
-        clusters = cluster_samples(samples, questions, spec.answer_type)
+        clusters = cluster_samples(samples, questions, spec.answer_type, answer_key=settings["answer_key"])
     write_parquet(clusters, smk.output[0])
     return cluster_stats(clusters, len(questions))
 

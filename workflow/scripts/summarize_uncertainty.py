@@ -1,5 +1,6 @@
 """Adapter: the summarizer writes the teacher's uncertainty per question."""
 
+from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import read_parquet, write_parquet
 from alice_w2s.pools import read_pool
 from alice_w2s.prompts import prompts_from
@@ -10,13 +11,13 @@ from alice_w2s.stages.summarize import summarize_uncertainty
 
 def main(smk):
     questions = read_pool(smk.input.transfer, smk.wildcards.pool)
-    clusters = read_parquet(smk.input.clusters, required=("id", "cluster_idx", "representative", "is_final"))
+    clusters = read_parquet(smk.input.clusters, required=("id", "cluster_idx", "representative", "representative_idx", "is_final"))
     # The (large) summarizer is loaded only if some question has several clusters
     # and a shard of them is not done yet.
     generator = open_stage_generator(smk.params, smk.output[0])
     settings = smk.params.settings
     uncertainty, result, cut = summarize_uncertainty(
-        questions, clusters, generator, sampling_from(settings, smk.params.seed), prompts_from(smk.params),
+        questions, get_spec(smk.params.kind).answer_type, clusters, generator, sampling_from(settings, smk.params.seed), prompts_from(smk.params),
         settings["max_representatives"], settings["max_representative_chars"],
     )
     generator.close()

@@ -67,7 +67,10 @@ class GenerationResult:
 
 
 class Generator(Protocol):
-    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult: ...
+    # ``keys``: one string per chat that names its row (the question's id). Backends
+    # that seed each request mix it into the seed, so two rows with the same prompt
+    # (TriviaQA repeats questions) draw independently; None: the prompt alone.
+    def generate(self, chats: list[Chat], sampling: Sampling, keys: list[str] | None = None) -> GenerationResult: ...
 
     def close(self) -> None: ...
 
@@ -76,9 +79,20 @@ def _render(tokenizer: Any, chats: list[Chat]) -> list[str]:
     return [render_chat(tokenizer, chat, add_generation_prompt=True, tokenize=False) for chat in chats]
 
 
-def request_seed(seed: int, prompt: str) -> int:
-    """A per-request sampling seed from the run seed and the prompt text."""
-    return zlib.crc32(prompt.encode(), seed & 0xFFFFFFFF) & 0x7FFFFFFF
+def request_seed(seed: int, prompt: str, key: str | None = None) -> int:
+    """A per-request sampling seed from the run seed, the prompt text and, when
+    given, the row's key (so equal prompts of different rows draw differently)."""
+    text = prompt if key is None else prompt + "\0" + key
+    return zlib.crc32(text.encode(), seed & 0xFFFFFFFF) & 0x7FFFFFFF
+
+
+def request_keys(keys: list[str] | None, n: int) -> list[str | None]:
+    """``keys`` checked against the number of chats, or n Nones."""
+    if keys is None:
+        return [None] * n
+    if len(keys) != n:
+        raise ValueError(f"{len(keys)} request keys for {n} chats")
+    return [str(k) for k in keys]
 
 
 def _stop_ids(tokenizer: Any) -> list[int]:
@@ -123,7 +137,7 @@ class VllmGenerator:
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
 
-    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult:
+    def generate(self, chats: list[Chat], sampling: Sampling, keys: list[str] | None = None) -> GenerationResult:
         from vllm import SamplingParams
 
         sampling.validate()
@@ -131,18 +145,18 @@ class VllmGenerator:
         greedy = sampling.temperature == 0
         rendered = _render(self.tokenizer, chats)
         stop_ids = _stop_ids(self.tokenizer)
-        # One seed per request, from the run seed and the prompt: draws differ between
-        # questions and do not depend on which other prompts share the batch.
+        # One seed per request, from the run seed, the prompt and the row's key: draws
+        # differ between rows and do not depend on which other prompts share the batch.
         params = [
             SamplingParams(
                 n=sampling.n,
                 temperature=sampling.temperature,
                 top_p=1.0 if greedy else sampling.top_p,
                 max_tokens=sampling.max_new_tokens,
-                seed=None if greedy else request_seed(sampling.seed, text),
+                seed=None if greedy else request_seed(sampling.seed, text, key),
                 stop_token_ids=stop_ids,
             )
-            for text in rendered
+            for text, key in zip(rendered, request_keys(keys, len(rendered)), strict=True)
         ]
         # Token ids, not strings: vLLM would add special tokens (e.g. a second bos).
         prompts = [{"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)} for p in rendered]
@@ -198,7 +212,10 @@ class TransformersGenerator:
         self.model.to(self.device).eval()
         self.stop_ids = _stop_ids(self.tokenizer)
 
-    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult:
+    def generate(self, chats: list[Chat], sampling: Sampling, keys: list[str] | None = None) -> GenerationResult:
+        # One seed per call: rows with equal prompts already draw differently (the
+        # random stream moves on), so ``keys`` is only checked.
+        request_keys(keys, len(chats))
         import torch
         from tqdm.auto import tqdm
 

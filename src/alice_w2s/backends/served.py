@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from alice_w2s.backends.generation import Chat, GenerationResult, Sampling, request_seed
+from alice_w2s.backends.generation import Chat, GenerationResult, Sampling, request_keys, request_seed
 
 log = logging.getLogger("alice_w2s")
 # httpx logs one INFO line per request; a K=100 grid would drown the job's log.
@@ -43,10 +43,10 @@ class PromptTooLong(ServedError):
     """The prompt leaves no room in the server's context (HTTP 400)."""
 
 
-def chat_seed(seed: int, chat: Chat) -> int:
-    """The per-request seed: the run seed and the chat's messages, so draws differ
-    between questions and do not depend on which requests are in flight together."""
-    return request_seed(seed, json.dumps(chat, sort_keys=True, ensure_ascii=False))
+def chat_seed(seed: int, chat: Chat, key: str | None = None) -> int:
+    """The per-request seed: the run seed, the chat's messages and the row's key, so
+    draws differ between rows and do not depend on which requests are in flight together."""
+    return request_seed(seed, json.dumps(chat, sort_keys=True, ensure_ascii=False), key)
 
 
 class ServedGenerator:
@@ -121,7 +121,7 @@ class ServedGenerator:
                 info[field] = card[field]
         return info
 
-    def _complete(self, chat: Chat, sampling: Sampling) -> dict | None:
+    def _complete(self, chat: Chat, sampling: Sampling, key: str | None = None) -> dict | None:
         """The server's answer, or None for a prompt too long for its context (as the
         local vLLM backend does, such a prompt is skipped and counted, not fatal)."""
         greedy = sampling.temperature == 0
@@ -134,7 +134,7 @@ class ServedGenerator:
             "top_p": 1.0 if greedy else sampling.top_p,
         }
         if not greedy:
-            body["seed"] = chat_seed(sampling.seed, chat)
+            body["seed"] = chat_seed(sampling.seed, chat, key)
         try:
             answer = self._request("POST", "/chat/completions", body)
         except PromptTooLong:
@@ -144,12 +144,13 @@ class ServedGenerator:
             raise ServedError(f"{self.url} returned {len(choices)} choices for n={sampling.n}")
         return answer | {"choices": choices}
 
-    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult:
+    def generate(self, chats: list[Chat], sampling: Sampling, keys: list[str] | None = None) -> GenerationResult:
         sampling.validate()
         start = time.perf_counter()
         retries_before = self._retries
+        row_keys = request_keys(keys, len(chats))
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            futures = [pool.submit(self._complete, chat, sampling) for chat in chats]
+            futures = [pool.submit(self._complete, chat, sampling, key) for chat, key in zip(chats, row_keys, strict=True)]
             try:
                 answers = [f.result() for f in futures]
             except BaseException:

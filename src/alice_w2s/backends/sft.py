@@ -148,17 +148,11 @@ def _flat_ids(encoded: Any) -> list[int]:
     return [int(t) for t in encoded]
 
 
-def build_training_example(
+def build_training_example_with_cuts(
     tokenizer: Any, prompt: str, response: str, max_length: int
-) -> dict[str, list[int]] | None:
-    """Tokenize one (prompt, response) pair with the loss on the response only.
-
-    Prompt ids come from the chat template (user turn + generation prompt), exactly
-    as at inference time; the response ids and EOS are appended to them, so the
-    prompt/response boundary is exact (re-tokenizing the full conversation could
-    merge tokens across it). Truncated from the right to ``max_length``; returns
-    None when no response token survives.
-    """
+) -> tuple[dict[str, list[int]] | None, bool, bool]:
+    """``build_training_example`` plus whether the prompt and whether the response
+    were cut: ``(example, prompt_truncated, response_truncated)``."""
     prompt_ids = _flat_ids(
         render_chat(tokenizer, [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
     )
@@ -167,11 +161,51 @@ def build_training_example(
         raise ValueError("tokenizer has no eos token; cannot mark the end of the response")
     response_ids = list(tokenizer(response, add_special_tokens=False)["input_ids"]) + [eos_id]
 
-    input_ids = (prompt_ids + response_ids)[:max_length]
-    labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
-    if all(label == IGNORE_INDEX for label in labels):
-        return None
-    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+    # As in the reference script: prompt and response are each cut on their own.
+    kept_prompt, kept_response = prompt_ids[:max_length], response_ids[:max_length]
+    prompt_truncated = len(kept_prompt) < len(prompt_ids)
+    response_truncated = len(kept_response) < len(response_ids)
+    if not kept_response:  # max_length < 1; the EOS makes the response never empty otherwise
+        return None, prompt_truncated, response_truncated
+    input_ids = kept_prompt + kept_response
+    labels = [IGNORE_INDEX] * len(kept_prompt) + kept_response
+    example = {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+    return example, prompt_truncated, response_truncated
+
+
+def build_training_example(
+    tokenizer: Any, prompt: str, response: str, max_length: int
+) -> dict[str, list[int]] | None:
+    """Tokenize one (prompt, response) pair with the loss on the response only.
+
+    Prompt ids come from the chat template (user turn + generation prompt), exactly
+    as at inference time; the response ids and EOS are tokenized separately and
+    appended to them, so the prompt/response boundary is exact (re-tokenizing the
+    full conversation could merge tokens across it). As in the paper authors'
+    reference SFT script, the prompt and the response are each cut from the right
+    to ``max_length`` tokens, so a sequence is at most 2 x max_length tokens.
+    Returns None when no response token survives (only when max_length < 1).
+    """
+    return build_training_example_with_cuts(tokenizer, prompt, response, max_length)[0]
+
+
+def build_training_set(
+    tokenizer: Any, examples: list[tuple[str, str]], max_length: int
+) -> tuple[list[dict[str, list[int]]], dict[str, int]]:
+    """The training examples of (prompt, response) pairs, and counts for the stats:
+    ``n_dropped`` (no response token left), ``prompts_truncated`` and
+    ``responses_truncated`` (examples whose prompt / response was cut to max_length)."""
+    dataset: list[dict[str, list[int]]] = []
+    counts = {"n_dropped": 0, "prompts_truncated": 0, "responses_truncated": 0}
+    for prompt, response in examples:
+        example, prompt_cut, response_cut = build_training_example_with_cuts(tokenizer, prompt, response, max_length)
+        counts["prompts_truncated"] += prompt_cut
+        counts["responses_truncated"] += response_cut
+        if example is None:
+            counts["n_dropped"] += 1
+        else:
+            dataset.append(example)
+    return dataset, counts
 
 
 class _PadCollator:
@@ -231,9 +265,8 @@ def train_sft(
     set_seed(recipe.seed)
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    built = [build_training_example(tokenizer, p, r, recipe.max_length) for p, r in examples]
-    dataset = [ex for ex in built if ex is not None]
-    n_dropped = len(built) - len(dataset)
+    dataset, counts = build_training_set(tokenizer, examples, recipe.max_length)
+    n_dropped = counts["n_dropped"]
     if not dataset:
         raise ValueError(
             f"no training examples left: all {n_dropped} were dropped by truncation "
@@ -332,6 +365,8 @@ def train_sft(
     return {
         "n_examples": len(dataset),
         "n_dropped": n_dropped,
+        "prompts_truncated": counts["prompts_truncated"],
+        "responses_truncated": counts["responses_truncated"],
         "train_loss": float(result.training_loss),
         "steps": int(result.global_step),
         "optimizer_steps": int(result.global_step),

@@ -1,6 +1,6 @@
 """Resumable generation: a `Generator` that works in shards and keeps each one.
 
-`ShardedGenerator.generate(chats, sampling)` cuts ``chats`` into consecutive shards of
+`ShardedGenerator.generate(chats, sampling, keys)` cuts ``chats`` into consecutive shards of
 ``shard_size`` prompts, asks the backend for one shard at a time and writes each
 finished shard atomically into a shard folder. A restarted job finds the shards it
 already has and generates only the rest; the backend is opened only if some shard is
@@ -11,8 +11,8 @@ draws depend on batch composition (transformers).
 Each shard file is named by a hash of everything that determines its output: the
 model's identity (backend, options, location and, for a local folder, its files'
 names, sizes and modification times), the job's code (as the caller gives it in the
-identity), the sampling settings with the seed, the shard's position and its chats,
-and the fields of `GenerationResult`. A changed setting therefore never picks up a
+identity), the sampling settings with the seed, the shard's position, its chats and their row
+keys, and the fields of `GenerationResult`. A changed setting therefore never picks up a
 stale shard. The caller removes the shard folder once its own output is written
 (`discard`).
 """
@@ -101,12 +101,13 @@ class ShardedGenerator:
         self.shards_total = 0
         self.shards_reused = 0
 
-    def _key(self, index: int, chats: list[Chat], sampling: Sampling) -> str:
+    def _key(self, index: int, chats: list[Chat], sampling: Sampling, keys: list[str] | None) -> str:
         content = {
             "identity": self.identity,
             "sampling": dataclasses.asdict(sampling),
             "index": index,
             "chats": chats,
+            "keys": keys,
             "fields": [f.name for f in dataclasses.fields(GenerationResult)],
         }
         blob = json.dumps(content, sort_keys=True, default=str).encode()
@@ -134,11 +135,17 @@ class ShardedGenerator:
             return sampling
         return dataclasses.replace(sampling, seed=zlib.crc32(f"shard {index}".encode(), sampling.seed & 0xFFFFFFFF))
 
-    def generate(self, chats: list[Chat], sampling: Sampling) -> GenerationResult:
+    def generate(self, chats: list[Chat], sampling: Sampling, keys: list[str] | None = None) -> GenerationResult:
         sampling.validate()
         starts = range(0, len(chats), self.shard_size)
         shards = [chats[s : s + self.shard_size] for s in starts]
-        paths = [self.shard_dir / f"shard-{i:05d}-{self._key(i, shard, sampling)}.json" for i, shard in enumerate(shards)]
+        shard_keys = [None if keys is None else [str(k) for k in keys[s : s + self.shard_size]] for s in starts]
+        if keys is not None and len(keys) != len(chats):
+            raise ValueError(f"{len(keys)} request keys for {len(chats)} chats")
+        paths = [
+            self.shard_dir / f"shard-{i:05d}-{self._key(i, shard, sampling, shard_keys[i])}.json"
+            for i, shard in enumerate(shards)
+        ]
         results = [self._load(path, len(shard)) for path, shard in zip(paths, shards, strict=True)]
         reused = sum(r is not None for r in results)
         self.shards_total += len(shards)
@@ -150,7 +157,7 @@ class ShardedGenerator:
                 continue
             if self.backend is None:
                 self.backend = self.open_backend()
-            result = self.backend.generate(shard, self._shard_sampling(sampling, i))
+            result = self.backend.generate(shard, self._shard_sampling(sampling, i), shard_keys[i])
             write_json(dataclasses.asdict(result), path)  # atomic: a kill leaves no partial shard
             results[i] = result
             log.info("shard %d of %d written", i + 1, len(shards))

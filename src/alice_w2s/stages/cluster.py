@@ -3,8 +3,10 @@
 Take the first unassigned response as reference; every unassigned response
 similar to it joins its cluster; repeat. The answer type says what similar means
 (``AnswerType.clusters_by_embedding``): cosine similarity of embeddings above
-``threshold`` (free text), else the same extracted answer (numbers, choices;
-responses with no answer are dropped). Singleton clusters are discarded.
+``threshold`` (free text), else the same answer key (numbers, choices; responses
+with no answer are dropped). The key is the flexibly extracted answer
+(``answer_key="extracted"``) or, as the reference, the raw text after the first
+closing marker (``"marker_text"``: "B." and "B. dry palms." then differ). Singleton clusters are discarded.
 Each cluster's representative is its reference response; the teacher's final
 response is the representative of the largest cluster (earliest on ties).
 
@@ -46,6 +48,15 @@ def clusters_by_answer(answers: Sequence[str | None]) -> list[list[int]]:
     return [[kept[i] for i in group] for group in groups]
 
 
+def answer_keys(group: pd.DataFrame, kind: AnswerType, answer_key: str) -> list[str | None]:
+    """What answer-match clustering compares, per response (None: takes no part)."""
+    if answer_key == "extracted":
+        return group["extracted"].tolist()
+    if answer_key == "marker_text":
+        return [kind.marker_text(text) for text in group["response"]]
+    raise ValueError(f"stages.cluster.answer_key must be 'extracted' or 'marker_text', got {answer_key!r}")
+
+
 def clusters_by_similarity(embeddings: np.ndarray, threshold: float) -> list[list[int]]:
     similarity = embeddings @ embeddings.T
     return greedy_clusters(len(embeddings), lambda r, i: bool(similarity[r, i] > threshold))
@@ -70,16 +81,18 @@ def cluster_samples(
     threshold: float | None = None,
     embedder: Embedder | None = None,
     instruction: str = "",
+    answer_key: str = "extracted",
 ) -> pd.DataFrame:
     """One row per kept cluster; questions whose clusters are all singletons get no row."""
     samples = samples.sort_values(["id", "sample_idx"], kind="stable")
     groups = {qid: group for qid, group in samples.groupby("id", sort=False)}
     rows: list[list] = []
-    if not get_answer_type(answer_type).clusters_by_embedding:
+    kind = get_answer_type(answer_type)
+    if not kind.clusters_by_embedding:
         for qid in questions["id"]:
             if qid in groups:
                 group = groups[qid]
-                rows += _rows_for_question(qid, group, clusters_by_answer(group["extracted"].tolist()))
+                rows += _rows_for_question(qid, group, clusters_by_answer(answer_keys(group, kind, answer_key)))
     else:
         if embedder is None or threshold is None:
             raise ValueError("clustering by embedding (free text) needs an embedder and a threshold")

@@ -40,7 +40,7 @@ def rejection_sample(
         user_chat(prompts.render(f"cot/{spec.answer_type}.txt", question_prompt=prompts.question(spec.answer_type, q)))
         for q in teacher_half["question"]
     ]
-    result = generator.generate(chats, sampling)
+    result = generator.generate(chats, sampling, keys=list(teacher_half["id"]))
     rows = []
     for row, tries in zip(teacher_half.to_dict("records"), result.texts, strict=True):
         scores = [spec.score(text, row) for text in tries]

@@ -23,7 +23,7 @@ def evaluate(
     eval_rows: pd.DataFrame, spec: DatasetSpec, generator: Generator, sampling: Sampling, prompts: Prompts
 ) -> tuple[pd.DataFrame, GenerationResult]:
     chats = [user_chat(prompts.question(spec.answer_type, q)) for q in eval_rows["question"]]
-    result = generator.generate(chats, sampling)
+    result = generator.generate(chats, sampling, keys=list(eval_rows["id"]))
     return score_responses(eval_rows, spec, [texts[0] for texts in result.texts]), result
 
 

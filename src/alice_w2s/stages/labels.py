@@ -26,6 +26,21 @@ def teacher_cot_set(cot: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"id": kept["id"], "question": kept["question"], "label": kept["response"], "source": kept["source"]})
 
 
+def teacher_qa_rows(teacher_half: pd.DataFrame, questions: str, cot: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The teacher-half rows the Q-A teacher trains on: all of them (``teacher_half``,
+    the paper's "Q-A pairs from the first half"), or those whose CoT survived the
+    filter (``cot_survivors``, the reference's SFT.py; for GSM8K, whose CoT is human,
+    that is every row, as there)."""
+    if questions == "teacher_half":
+        return teacher_half
+    if questions != "cot_survivors":
+        raise ValueError(f"stages.teacher_qa.questions must be 'teacher_half' or 'cot_survivors', got {questions!r}")
+    if cot is None:
+        raise ValueError("stages.teacher_qa.questions: cot_survivors needs the CoT filter's output")
+    survived = set(cot.loc[cot["correct"].astype(bool), "id"])
+    return teacher_half[teacher_half["id"].isin(survived)].reset_index(drop=True)
+
+
 def qa_set(rows: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     """Q-A: question -> the bare final answer in the dataset's closing format."""
     labels = [spec.qa_label(row) for row in rows.to_dict("records")]
@@ -45,6 +60,6 @@ def w2s_set(
 ) -> tuple[pd.DataFrame, GenerationResult]:
     """Original W2SG: the student learns the teacher's single answer to each question."""
     chats = [user_chat(prompts.question(spec.answer_type, q)) for q in questions["question"]]
-    result = teacher.generate(chats, sampling)
+    result = teacher.generate(chats, sampling, keys=list(questions["id"]))
     labels = [texts[0] for texts in result.texts]
     return pd.DataFrame({"id": questions["id"], "question": questions["question"], "label": labels, "source": "teacher"}), result

@@ -20,7 +20,7 @@ def sample_responses(
     questions: pd.DataFrame, spec: DatasetSpec, generator: Generator, sampling: Sampling, prompts: Prompts
 ) -> tuple[pd.DataFrame, GenerationResult]:
     chats = [user_chat(prompts.question(spec.answer_type, q)) for q in questions["question"]]
-    result = generator.generate(chats, sampling)
+    result = generator.generate(chats, sampling, keys=list(questions["id"]))
     rows = [
         [qid, idx, text, spec.extract(text)]
         for qid, texts in zip(questions["id"], result.texts, strict=True)

@@ -2,8 +2,9 @@
 
 Zero-shot: the untrained student answers every pool question. Synthesis: it sees
 the question, its own answer and each teacher's final answer (plus, unless
-ablated, the teacher's uncertainty), and keeps or improves its answer. The
-synthesized response is the training label. Where a single teacher gave a
+ablated, the teacher's uncertainty), and keeps or improves its answer without
+saying why (for numbers and choices the prompt shows an example response, as the
+reference's did). The synthesized response is the training label. Where a single teacher gave a
 single-cluster answer, that answer is the label as it is; where no teacher has
 an answer (no cluster survived), the question gets no label. A synthesized
 response with no parsable final answer is dropped (counted as
@@ -35,7 +36,7 @@ def zero_shot(
     questions: pd.DataFrame, answer_type: str, generator: Generator, sampling: Sampling, prompts: Prompts
 ) -> tuple[pd.DataFrame, GenerationResult]:
     chats = [user_chat(prompts.question(answer_type, q)) for q in questions["question"]]
-    result = generator.generate(chats, sampling)
+    result = generator.generate(chats, sampling, keys=list(questions["id"]))
     responses = [texts[0] for texts in result.texts]
     return pd.DataFrame({"id": questions["id"], "response": responses}), result
 
@@ -48,6 +49,13 @@ def teacher_notes(teacher_rows: list[dict], prompts: Prompts, use_uncertainty: b
         else:
             parts.append(prompts.render("synthesize_teacher_no_uncertainty.txt", teacher_answer=row["teacher_answer"]))
     return "\n\n".join(parts) + "\n"
+
+
+def response_example(prompts: Prompts, answer_type: str) -> str:
+    """The answer type's example response for the synthesis prompt, on its own line;
+    an empty template (QA: the reference's QA prompt had none) adds nothing."""
+    example = prompts.text(f"synthesize_example/{answer_type}.txt").strip()
+    return "\n" + example if example else ""
 
 
 def synthesize(
@@ -81,12 +89,13 @@ def synthesize(
             own_answer=own[row["id"]],
             teacher_notes=teacher_notes(answered, prompts, use_uncertainty),
             format_instruction=prompts.text(f"format/{answer_type}.txt"),
+            example=response_example(prompts, answer_type),
         )
         chats.append(user_chat(prompt))
         pending.append(row)
     result = None
     if chats:
-        result = generator.generate(chats, sampling)
+        result = generator.generate(chats, sampling, keys=[row["id"] for row in pending])
         for row, texts in zip(pending, result.texts, strict=True):
             if extract(answer_type, texts[0]) is None:
                 counts["synthesis_unparsable"] += 1

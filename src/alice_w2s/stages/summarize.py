@@ -2,14 +2,17 @@
 
 A large instruct model reads the question and the numbered cluster
 representatives and writes, in the first person, what the teacher is unsure
-about (or ``N/A``). Questions with a single cluster skip the summarizer: their
-uncertainty stays null and the teacher's final response will become the
+about (or ``N/A``). The prompt is the answer type's (``summarize/<type>.txt``:
+instructions and one worked example, as the reference had one for QA/ARC and
+one for GSM8K), and lists the representatives as the reference did: in the
+order their clusters were found, one line apart. Questions with a single
+cluster skip the summarizer: their uncertainty stays null and the teacher's final response will become the
 student's label directly. Questions with no cluster have no teacher answer.
 
 The prompt must fit the summarizer's context, so it holds at most
-``max_representatives`` representatives (the largest clusters; the reference
-shows all), and a representative longer than ``max_representative_chars`` keeps
-its first and last halves of that budget around ``[...]`` (its opening reasoning
+``max_representatives`` representatives (the largest clusters, still listed
+in the order they were found; the reference shows all), and a representative
+longer than ``max_representative_chars`` keeps its first and last halves of that budget around ``[...]`` (its opening reasoning
 and its final answer). A prompt that still does not fit is skipped by the
 backend; its question keeps a null uncertainty. All three are counted.
 """
@@ -45,10 +48,11 @@ def teacher_answers(
     max_representatives: int | None = None,
     max_representative_chars: int | None = None,
     counts: dict | None = None,
+    listing: bool = True,
 ) -> tuple[list[list], dict[int, str]]:
-    """Per question: [id, question, final answer, cluster count, None], and the
-    numbered cluster representatives of the questions with several clusters
-    (row position -> text), which are the ones worth summarizing."""
+    """Per question: [id, question, final answer, cluster count, None], and (unless
+    ``listing`` is off) the numbered cluster representatives of the questions with
+    several clusters (row position -> text), which are the ones worth summarizing."""
     counts = {} if counts is None else counts
     counts.update(representatives_dropped=0, representatives_truncated=0)
     by_question = {qid: group.sort_values("cluster_idx") for qid, group in clusters.groupby("id", sort=False)}
@@ -60,23 +64,27 @@ def teacher_answers(
             continue
         final = group.loc[group["is_final"], "representative"].iloc[0]
         rows.append([row["id"], row["question"], final, len(group), None])
-        if len(group) > 1:
-            shown = group["representative"].tolist()[:max_representatives]  # cluster_idx ranks by size
+        if listing and len(group) > 1:
+            largest = group.iloc[:max_representatives]  # cluster_idx ranks by size
+            # greedy clustering finds clusters in the order of their reference
+            # response, so listing by that response's index is discovery order
+            shown = largest.sort_values("representative_idx", kind="stable")["representative"].tolist()
             counts["representatives_dropped"] += len(group) - len(shown)
             cut = [shorten(text, max_representative_chars) for text in shown]
             counts["representatives_truncated"] += sum(a != b for a, b in zip(cut, shown, strict=True))
-            several[len(rows) - 1] = "\n\n".join(f"{i + 1}. {text}" for i, text in enumerate(cut))
+            several[len(rows) - 1] = "\n".join(f"{i + 1}. {text}" for i, text in enumerate(cut))
     return rows, several
 
 
 def teacher_table(questions: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
     """The teacher's final answers with no uncertainty (the w/o-uncertainty ablation)."""
-    rows, _ = teacher_answers(questions, clusters)
+    rows, _ = teacher_answers(questions, clusters, listing=False)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def summarize_uncertainty(
     questions: pd.DataFrame,
+    answer_type: str,
     clusters: pd.DataFrame,
     generator: Generator | None,
     sampling: Sampling,
@@ -96,9 +104,9 @@ def summarize_uncertainty(
             raise ValueError("questions with several clusters need a summarizer")
         positions = list(several)
         chats = [
-            user_chat(prompts.render("summarize.txt", question=rows[p][1], responses=several[p])) for p in positions
+            user_chat(prompts.render(f"summarize/{answer_type}.txt", question=rows[p][1], responses=several[p])) for p in positions
         ]
-        result = generator.generate(chats, sampling)
+        result = generator.generate(chats, sampling, keys=[rows[p][0] for p in positions])
         counts["summaries_skipped"] = result.skipped_prompts
         for position, texts in zip(positions, result.texts, strict=True):
             # a skipped prompt's empty response: no statement, not an empty one
