@@ -48,6 +48,12 @@ def test_more_bits_round_less_and_eight_bits_nearly_nothing():
         ({"drop_layers": [4]}, 4, "layer 4 does not exist"),
         ({"drop_layers": [9]}, None, None),  # layer count unknown before the job: its job checks
         ({"round_bits": 3, "group_size": 16}, 4, None),
+        ({"drop_layers": [0], "round_layers": [1]}, 3, "round_layers: names layers to round, but round_bits is not set"),
+        ({"round_bits": 3, "round_layers": [1, 1]}, 3, "round_layers: [1, 1] names a layer twice"),
+        ({"round_bits": 3, "round_layers": [5]}, 3, "round_layers: layer 5 does not exist"),
+        ({"round_bits": 3, "round_layers": []}, 3, "round_layers: empty"),
+        ({"round_bits": 3, "round_layers": [0], "drop_layers": [0]}, 3, "round_layers: layer 0 is also in drop_layers"),
+        ({"round_bits": 3, "round_layers": [0, 2]}, 3, None),
     ],
 )
 def test_check_transform(transform, layers, problem):
@@ -195,3 +201,18 @@ def test_dropping_layers_renumbers_each_kept_layer_s_cache_index(tmp_path):
     assert [layer.self_attn.layer_idx for layer in model.model.layers] == [0, 1]
     assert model.config.num_hidden_layers == 2
     assert model.generate(torch.tensor([[2, 3]]), max_new_tokens=3, do_sample=False).shape == (1, 5)
+
+
+def test_rounding_only_the_named_layers_counts_them_in_the_source_s_numbering(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    source = _tiny_llama(tmp_path / "source", layers=3)
+    before = AutoModelForCausalLM.from_pretrained(source)
+    # layer 1 dropped; round_layers [2] is the source's layer 2, now at index 1
+    stats = derive_model(source, {"round_bits": 2, "group_size": 16, "drop_layers": [1], "round_layers": [2]}, tmp_path / "d")
+    after = AutoModelForCausalLM.from_pretrained(tmp_path / "d")
+    assert stats["rounded_tensors"] == 7 and stats["layers"] == 2
+    assert torch.equal(after.model.layers[0].mlp.up_proj.weight, before.model.layers[0].mlp.up_proj.weight)
+    assert not torch.equal(after.model.layers[1].mlp.up_proj.weight, before.model.layers[2].mlp.up_proj.weight)
+    assert torch.allclose(after.model.layers[1].mlp.up_proj.weight, before.model.layers[2].mlp.up_proj.weight, atol=1)
+

@@ -17,6 +17,10 @@ be had offline.
   knew facts but no longer followed a chat turn (untrained, it wrote noise about
   itself), so its own CoT filter kept 3 of 63 answers; 3 bits on the attention
   projections only left a model that writes coherent answers and knows less.
+- ``round_layers``: indices of the source's decoder layers whose linear layers
+  are rounded (default: all); a finer strength knob than bits and groups, whose
+  steps are coarse on a small model (3 bits everywhere: near nothing; 4 bits:
+  about all of it).
 - ``drop_layers``: indices of decoder layers to remove (the rest keep their order).
 
 Both are applied in that order (drop, then round) and recorded in the manifest
@@ -40,14 +44,23 @@ def check_transform(transform: dict, layers: int | None) -> str | None:
     if "round_bits" not in transform and not transform.get("drop_layers"):
         return "transform: name at least one of round_bits, drop_layers"
     dropped = transform.get("drop_layers", [])
-    if len(set(dropped)) != len(dropped):
-        return f"transform.drop_layers: {dropped} names a layer twice"
-    if layers is not None:
-        outside = [i for i in dropped if i >= layers]
-        if outside:
-            return f"transform.drop_layers: layer {outside[0]} does not exist (the source has layers 0..{layers - 1})"
-        if len(dropped) >= layers:
-            return f"transform.drop_layers: drops {len(dropped)} of the source's {layers} layers; at least one must stay"
+    rounded = transform.get("round_layers")
+    if rounded is not None and "round_bits" not in transform:
+        return "transform.round_layers: names layers to round, but round_bits is not set"
+    for key, listed in (("drop_layers", dropped), ("round_layers", rounded or [])):
+        if len(set(listed)) != len(listed):
+            return f"transform.{key}: {listed} names a layer twice"
+        if layers is not None:
+            outside = [i for i in listed if i >= layers]
+            if outside:
+                return f"transform.{key}: layer {outside[0]} does not exist (the source has layers 0..{layers - 1})"
+    if rounded is not None and not rounded:
+        return "transform.round_layers: empty; leave it out to round every layer"
+    both = sorted(set(rounded or []) & set(dropped))
+    if both:
+        return f"transform.round_layers: layer {both[0]} is also in drop_layers"
+    if layers is not None and len(dropped) >= layers:
+        return f"transform.drop_layers: drops {len(dropped)} of the source's {layers} layers; at least one must stay"
     return None
 
 
@@ -105,17 +118,21 @@ def drop_decoder_layers(model, dropped: list[int]) -> None:
 ROUND_MODULES = {"all": "", "attention": "self_attn", "mlp": "mlp"}
 
 
-def round_decoder_linears(model, bits: int, group_size: int, modules: str = "all") -> dict[str, Any]:
+def round_decoder_linears(
+    model, bits: int, group_size: int, modules: str = "all", layers: list[int] | None = None
+) -> dict[str, Any]:
     """Round the nn.Linear weights inside the decoder layers in place (``modules``:
-    a key of ROUND_MODULES); returns how many tensors and weights it rounded and
-    their mean relative change."""
+    a key of ROUND_MODULES; ``layers``: indices of the layers to round, None: all);
+    returns how many tensors and weights it rounded and their mean relative change."""
     import torch
 
     prefix = ROUND_MODULES[modules]
     tensors = weights = 0
     change = norm = 0.0
     with torch.no_grad():
-        for layer in _decoder_layers(model):
+        for index, layer in enumerate(_decoder_layers(model)):
+            if layers is not None and index not in layers:
+                continue
             for name, module in layer.named_modules():
                 if not isinstance(module, torch.nn.Linear) or not name.startswith(prefix):
                     continue
@@ -146,11 +163,18 @@ def derive_model(source_dir: str | Path, transform: dict, out_dir: str | Path, r
     if problem:
         raise ValueError(problem)
     stats: dict[str, Any] = {"source": source_dir, "revision": revision, "transform": dict(transform), "layers_before": layers_before}
-    if transform.get("drop_layers"):
-        drop_decoder_layers(model, transform["drop_layers"])
+    dropped = transform.get("drop_layers") or []
+    if dropped:
+        drop_decoder_layers(model, dropped)
     if "round_bits" in transform:
         settings = {**transform_defaults(), **transform}  # a validated config has them all
-        stats.update(round_decoder_linears(model, settings["round_bits"], settings["group_size"], settings["round_modules"]))
+        layers = None
+        if transform.get("round_layers") is not None:  # source indices -> indices after the drop
+            kept = [i for i in range(layers_before) if i not in set(dropped)]
+            layers = [kept.index(i) for i in transform["round_layers"]]
+        stats.update(
+            round_decoder_linears(model, settings["round_bits"], settings["group_size"], settings["round_modules"], layers)
+        )
     model.eval()
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
