@@ -4,7 +4,6 @@ setting that lets it. SFT truncation is in test_fidelity_sft.py."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -31,8 +30,6 @@ def test_paper_grid_trains_with_the_launched_reference_batch():
     assert sft["effective_batch_size"] == 256
     # each job's accumulation keeps 256: 7B/8B on 4 GPUs, 3B on 2, 1B/1.5B on 1
     assert [accumulation_steps(256, sft["per_device_batch_size"], gpus) for gpus in (4, 2, 1)] == [16, 32, 64]
-    # ARC's 560-question transfer pool, 3 epochs: 7 optimizer steps (105 at batch 16)
-    assert [math.ceil(3 * 560 / batch) for batch in (256, 16)] == [7, 105]
 
 
 # 2. The Q-A teacher's questions.
@@ -64,6 +61,22 @@ def test_summary_prompt_has_an_example_and_lists_clusters_in_discovery_order(scr
     assert "Example." in prompt and prompt.rstrip().endswith("Statement:")
     assert "some of them are right and some are wrong" in prompt
     assert prompt.index("Example.") < prompt.index("How many?")  # the case comes after the example
+
+
+def test_a_capped_summary_prompt_keeps_the_largest_clusters_in_discovery_order(scripted):
+    questions = pd.DataFrame({"id": ["q"], "question": ["Q?"]})
+    columns = ["id", "cluster_idx", "size", "representative", "representative_idx", "answer", "is_final", "n_samples"]
+    clusters = pd.DataFrame(
+        [["q", 0, 5, "big late", 9, "1", True, 12], ["q", 1, 4, "mid early", 2, "2", False, 12],
+         ["q", 2, 2, "small first", 0, "3", False, 12]],
+        columns=columns,
+    )
+    gen = scripted(lambda p, i: "I am unsure.")
+    summarize.summarize_uncertainty(
+        questions, "number", clusters, gen, Sampling(temperature=0.9), PROMPTS, max_representatives=2
+    )
+    prompt = gen.calls[0][0][0]
+    assert "1. mid early\n2. big late\n" in prompt and "small first" not in prompt
 
 
 def test_summary_prompts_differ_for_math_and_for_facts():

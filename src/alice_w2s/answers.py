@@ -9,7 +9,8 @@ Three answer types cover the paper's datasets:
 - ``text``: HotpotQA/TriviaQA-style free text; the paper scores "gold contained
   in the response"; we also extract the short answer after ``Answer:`` for
   normalised exact match and F1 (SQuAD normalisation). Its responses are
-  clustered by embedding similarity, the others' by equal extracted answers.
+  clustered by embedding similarity, the others' by equal answer keys (the
+  extracted answer, or the raw text after ``marker``; see ``marker_text``).
 
 Each answer is read two ways, as lm-evaluation-harness reports both: strict (only
 the exact closing line) and flexible (the same commitment in the forms instruct
