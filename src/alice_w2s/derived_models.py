@@ -170,7 +170,7 @@ def derive_model(source_dir: str | Path, transform: dict, out_dir: str | Path, r
         settings = {**transform_defaults(), **transform}  # a validated config has them all
         layers = None
         if transform.get("round_layers") is not None:  # source indices -> indices after the drop
-            kept = [i for i in range(layers_before) if i not in set(dropped)]
+            kept = [i for i in range(layers_before) if i not in dropped]
             layers = [kept.index(i) for i in transform["round_layers"]]
         stats.update(
             round_decoder_linears(model, settings["round_bits"], settings["group_size"], settings["round_modules"], layers)

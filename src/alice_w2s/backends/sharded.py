@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alice_w2s.backends.generation import Chat, GenerationResult, Generator, Sampling
+from alice_w2s.backends.generation import Chat, GenerationResult, Generator, Sampling, request_keys
 from alice_w2s.io import write_json
 
 log = logging.getLogger("alice_w2s")
@@ -139,9 +139,8 @@ class ShardedGenerator:
         sampling.validate()
         starts = range(0, len(chats), self.shard_size)
         shards = [chats[s : s + self.shard_size] for s in starts]
-        shard_keys = [None if keys is None else [str(k) for k in keys[s : s + self.shard_size]] for s in starts]
-        if keys is not None and len(keys) != len(chats):
-            raise ValueError(f"{len(keys)} request keys for {len(chats)} chats")
+        row_keys = None if keys is None else request_keys(keys, len(chats))
+        shard_keys = [None if row_keys is None else row_keys[s : s + self.shard_size] for s in starts]
         paths = [
             self.shard_dir / f"shard-{i:05d}-{self._key(i, shard, sampling, shard_keys[i])}.json"
             for i, shard in enumerate(shards)

@@ -4,9 +4,10 @@ Zero-shot: the untrained student answers every pool question. Synthesis: it sees
 the question, its own answer and each teacher's final answer (plus, unless
 ablated, the teacher's uncertainty), and keeps or improves its answer without
 saying why (for numbers and choices the prompt shows an example response, as the
-reference's did). The synthesized response is the training label. Where a single teacher gave a
-single-cluster answer, that answer is the label as it is; where no teacher has
-an answer (no cluster survived), the question gets no label. A synthesized
+reference's did). The synthesized response is the training label. Where a
+single teacher gave a single-cluster answer, that answer is the label as it
+is; where no teacher has an answer (no cluster survived), the question gets no
+label. A synthesized
 response with no parsable final answer is dropped (counted as
 ``synthesis_unparsable``) unless ``keep_unparsable`` is set: training on it would
 teach the student to end without an answer.

@@ -6,15 +6,17 @@ about (or ``N/A``). The prompt is the answer type's (``summarize/<type>.txt``:
 instructions and one worked example, as the reference had one for QA/ARC and
 one for GSM8K), and lists the representatives as the reference did: in the
 order their clusters were found, one line apart. Questions with a single
-cluster skip the summarizer: their uncertainty stays null and the teacher's final response will become the
-student's label directly. Questions with no cluster have no teacher answer.
+cluster skip the summarizer: their uncertainty stays null and the teacher's
+final response will become the student's label directly. Questions with no
+cluster have no teacher answer.
 
 The prompt must fit the summarizer's context, so it holds at most
 ``max_representatives`` representatives (the largest clusters, still listed
 in the order they were found; the reference shows all), and a representative
-longer than ``max_representative_chars`` keeps its first and last halves of that budget around ``[...]`` (its opening reasoning
-and its final answer). A prompt that still does not fit is skipped by the
-backend; its question keeps a null uncertainty. All three are counted.
+longer than ``max_representative_chars`` keeps its first and last halves of
+that budget around ``[...]`` (its opening reasoning and its final answer). A
+prompt that still does not fit is skipped by the backend; its question keeps a
+null uncertainty. All three are counted.
 """
 
 from __future__ import annotations
