@@ -362,3 +362,64 @@ def test_fine_tune_stops_below_min_examples_and_keeps_the_effective_batch(tmp_pa
     assert examples == [("question 0", "#### 1"), ("question 2", "#### 2")]
     assert (recipe.gradient_accumulation_steps, recipe.seed, recipe.mode, processes) == (2, 7, "lora", 2)
     assert settings == {"min_examples": 2, "effective_batch_size": 16, "per_device_batch_size": 4, "mode": "lora"}
+
+
+def _padded_batch(tokenizer, pairs: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    from alice_w2s.backends.sft import _PadCollator
+
+    examples = [build_training_example(tokenizer, p, r, max_length=128) for p, r in pairs]
+    return _PadCollator(tokenizer.pad_token_id)(examples)
+
+
+VARIED = [
+    ("What is the colour of a banana?", "Answer: yellow"),
+    ("What is the colour of the sky on a clear summer day over the sea?", "Answer: blue"),
+    ("Colour of coal?", "It is black, as black as soot and ink. Answer: black"),
+    ("What is the colour of milk?", "Answer: white"),
+]
+
+
+@pytest.mark.parametrize("counted", [False, True])
+def test_response_only_loss_equals_the_model_s_own_loss_and_gradients(tiny_model: Path, tokenizer, counted: bool) -> None:
+    """Logits on response positions only give the full-logits loss and the same
+    gradients, with Trainer's token count (num_items_in_batch) or a per-batch mean."""
+    from transformers import AutoModelForCausalLM
+
+    from alice_w2s.backends.sft import response_only_loss, response_positions
+
+    batch = _padded_batch(tokenizer, VARIED)
+    positions = response_positions(batch["labels"])
+    # far fewer positions than the padded width: the prompts need no logits
+    assert 0 < len(positions) < batch["labels"].shape[1] - 1
+    num_items = batch["labels"][:, 1:].ne(IGNORE_INDEX).sum() + 5 if counted else None  # +5: as if accumulated
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    reference = model(**batch, **({"num_items_in_batch": num_items} if counted else {})).loss
+    reference.backward()
+    expected = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+
+    loss, outputs = response_only_loss(model, batch, num_items)
+    loss.backward()
+    assert outputs.logits.shape[1] == len(positions)
+    assert abs(float(loss) - float(reference)) < 1e-5, (float(loss), float(reference))
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(param.grad, expected[name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_group_by_length_pads_less_with_the_same_steps(tiny_model: Path, tmp_path: Path) -> None:
+    """Length-grouped batches waste less of each batch on padding; the number of
+    optimizer steps and the examples per step stay the recipe's."""
+    short = [(f"Colour of {x}?", "Answer: red") for x in THINGS[:16]]
+    long = [(f"Tell me, please, what the usual colour of {x} is, in one word after 'Answer:'?",
+             "Many would say it depends on the light, but mostly it is red. Answer: red") for x in THINGS[16:]]
+    examples = [pair for two in zip(short, long, strict=True) for pair in two]  # alternate: random batches mix them
+    stats = {
+        grouped: train_sft(examples, str(tiny_model), tmp_path / f"g{grouped}",
+                           fast_recipe(mode="lora", epochs=1, group_by_length=grouped))
+        for grouped in (False, True)
+    }
+    assert stats[True]["steps"] == stats[False]["steps"] == 8
+    assert stats[True]["group_by_length"] and not stats[False]["group_by_length"]
+    assert stats[True]["padding_share"] < 0.75 * stats[False]["padding_share"], stats  # measured 0.25 vs 0.40
+    assert stats[True]["loss_logits"] == "response positions"

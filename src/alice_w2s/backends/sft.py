@@ -88,6 +88,7 @@ class Recipe:
     max_length: int = _DEFAULT["max_length"]
     bf16: bool = _DEFAULT["bf16"]
     gradient_checkpointing: bool = _DEFAULT["gradient_checkpointing"]
+    group_by_length: bool = _DEFAULT["group_by_length"]
     # Full fine-tuning in several processes: FSDP "full_shard" (parameters, gradients and
     # optimizer state sharded), "shard_grad_op" (gradients and optimizer state, like
     # ZeRO-2) or "none" (plain DDP: every process holds everything).
@@ -213,9 +214,17 @@ class _PadCollator:
 
     def __init__(self, pad_id: int) -> None:
         self.pad_id = pad_id
+        self.real_tokens = 0  # over every batch made, for the padding share in the stats
+        self.batch_tokens = 0
+
+    @property
+    def padding_share(self) -> float:
+        return 1 - self.real_tokens / self.batch_tokens if self.batch_tokens else 0.0
 
     def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         width = max(len(ex["input_ids"]) for ex in batch)
+        self.real_tokens += sum(len(ex["input_ids"]) for ex in batch)
+        self.batch_tokens += width * len(batch)
         out: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
         for ex in batch:
             pad = width - len(ex["input_ids"])
@@ -223,6 +232,37 @@ class _PadCollator:
             out["attention_mask"].append(ex["attention_mask"] + [0] * pad)
             out["labels"].append(ex["labels"] + [IGNORE_INDEX] * pad)
         return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+
+
+def response_positions(labels: torch.Tensor) -> torch.Tensor:
+    """The sequence positions whose next token is a response token in some row of
+    the batch: the only positions whose logits the loss reads (position p predicts
+    token p + 1)."""
+    return labels[:, 1:].ne(IGNORE_INDEX).any(dim=0).nonzero().squeeze(-1)
+
+
+def response_only_loss(
+    model: Any, inputs: Mapping[str, torch.Tensor], num_items_in_batch: torch.Tensor | int | None = None
+) -> tuple[torch.Tensor, Any]:
+    """The causal-LM loss on response tokens, with logits computed only where a
+    response token is predicted (``logits_to_keep``), not over the whole padded
+    batch: the prompt positions (system turn, question) need no vocabulary-wide
+    logits. The same value as the model's own loss: a sum of token cross-entropies
+    over ``num_items_in_batch`` (the accumulated batch's response tokens, as
+    Trainer counts them), or their mean over this batch when it is None.
+    The model's own forward is called, so FSDP and peft wrapping apply as usual."""
+    labels = inputs["labels"]
+    positions = response_positions(labels)
+    outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=positions)
+    logits = outputs.logits.float()
+    targets = labels[:, 1:][:, positions]
+    total = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
+    )
+    count = num_items_in_batch if num_items_in_batch is not None else targets.ne(IGNORE_INDEX).sum()
+    if torch.is_tensor(count):
+        count = count.to(total.device)
+    return total / count, outputs
 
 
 def _save_atomically(model: Any, tokenizer: Any, generation_config: Any, out_dir: Path, state_dict: dict | None = None) -> None:
@@ -248,6 +288,19 @@ def train_sft(
         TrainingArguments,
         set_seed,
     )
+
+    class ResponseLogitsTrainer(Trainer):
+        """Trainer whose loss computes logits on response positions only."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss, outputs = response_only_loss(model, inputs, num_items_in_batch)
+            # Normalised over the accumulated batch when Trainer counted it, else a
+            # per-batch mean that Trainer divides by the accumulation steps.
+            self.loss_is_scaled_for_ga = num_items_in_batch is not None
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                # the count is summed over processes, and DDP averages the gradients
+                loss = loss * self.accelerator.num_processes
+            return (loss, outputs) if return_outputs else loss
 
     class PeakLearningRate(TrainerCallback):
         """The largest learning rate any optimizer step used."""
@@ -310,6 +363,7 @@ def train_sft(
         if recipe.gradient_checkpointing:
             memory_args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}  # works with LoRA's frozen inputs
     peak_lr = PeakLearningRate()
+    collator = _PadCollator(pad_id)
 
     with tempfile.TemporaryDirectory(prefix="sft-trainer-") as trainer_dir:
         args = TrainingArguments(
@@ -331,12 +385,13 @@ def train_sft(
             dataloader_pin_memory=torch.cuda.is_available(),
             remove_unused_columns=False,  # our dicts carry exactly the model inputs
             label_names=["labels"],  # peft-wrapped models hide the signature Trainer inspects
+            train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         )
-        trainer = Trainer(
+        trainer = ResponseLogitsTrainer(
             model=model,
             args=args,
             train_dataset=dataset,  # a list is a valid map-style dataset
-            data_collator=_PadCollator(pad_id),
+            data_collator=collator,
             callbacks=[peak_lr],
         )
         result = trainer.train()
@@ -377,6 +432,9 @@ def train_sft(
         "processes": processes,
         "sharding": ("fsdp-" + recipe.sharding) if sharded else "none",
         "gradient_checkpointing": recipe.gradient_checkpointing,
+        "group_by_length": recipe.group_by_length,
+        "loss_logits": "response positions",
+        "padding_share": round(collator.padding_share, 4),
         "seconds": round(time.perf_counter() - started, 3),
         "trainable_params": int(trainable_params),
         "total_params": int(total_params),
