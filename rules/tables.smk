@@ -13,6 +13,12 @@ rule table:
         plot=report(
             f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="Tables", subcategory="{table}"
         ),
+        comparisons=report(
+            f"{R}/tables/{{table}}.comparisons.csv",
+            caption="../resources/report/comparisons.rst",
+            category="Tables",
+            subcategory="{table}",
+        ),
     log:
         f"{R}/logs/tables/{{table}}.log",
     wildcard_constraints:
@@ -32,8 +38,8 @@ rule table:
 
 
 rule table_report:
-    """Per-stage statistics and each artifact's settings behind one table, for
-    `snakemake --report`."""
+    """Per-stage statistics, each artifact's settings and the training curves behind
+    one table, for `snakemake --report`."""
     input:
         table=f"{R}/tables/{{table}}.csv",
     output:
@@ -47,6 +53,12 @@ rule table_report:
             f"{R}/report/{{table}}/settings.html",
             caption="../resources/report/settings.rst",
             category="Settings",
+            subcategory="{table}",
+        ),
+        curves=report(
+            f"{R}/report/{{table}}/curves.png",
+            caption="../resources/report/curves.rst",
+            category="Training curves",
             subcategory="{table}",
         ),
     log:
@@ -74,5 +86,7 @@ for _table in TABLES:
             rules.table.output.markdown.format(table=_table),
             rules.table.output.csv.format(table=_table),
             rules.table.output.plot.format(table=_table),
+            rules.table.output.comparisons.format(table=_table),
             rules.table_report.output.stages.format(table=_table),
             rules.table_report.output.settings.format(table=_table),
+            rules.table_report.output.curves.format(table=_table),

@@ -51,6 +51,8 @@ def test_table3_has_every_row_with_pgr(run):
     markdown = (run / "tables" / "table3.md").read_text()
     assert "| s -> l (cascade) | tiny-qwen-s -> tiny-qwen-m -> tiny-qwen-l |" in markdown and "PGR [95% interval]" in markdown
     assert (run / "tables" / "table3.png").read_bytes()[:4] == b"\x89PNG"
+    # no block holds both Alice and an original-W2SG row, nor an ablation: nothing to pair
+    assert pd.read_csv(run / "tables" / "table3.comparisons.csv").empty
 
 
 def test_every_eval_item_is_in_the_denominator(run):
@@ -131,6 +133,8 @@ def test_report_pages_and_snakemake_report(run, tmp_path):
     for section in ("CoT rejection sampling", "Clusters", "single_cluster_share", "Evaluation", "unparsed_rate"):
         assert section in stages
     assert "threshold" in (run / "report" / "table3" / "settings.html").read_text()
+    assert "final_loss" in stages  # each fine-tuning's first and last loss, beside its curve
+    assert (run / "report" / "table3" / "curves.png").stat().st_size > 10_000
     report = tmp_path / "report.zip"
     result = snakemake(run.parent, "--report", str(report), "table3", checkout=run.parent)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -138,7 +142,7 @@ def test_report_pages_and_snakemake_report(run, tmp_path):
 
     with zipfile.ZipFile(report) as bundle:
         names = bundle.namelist()
-        for name in ("table3.png", "table3.csv", "stages.html", "settings.html"):
+        for name in ("table3.png", "table3.csv", "stages.html", "settings.html", "curves.png"):
             assert any(n.endswith(name) for n in names), name
         page = bundle.read(next(n for n in names if n.endswith("report.html"))).decode()
     parser = _Tags()
@@ -172,6 +176,13 @@ def test_the_quickstart_demo_builds_on_the_same_models(run):
     rows = ["Weak", "Original W2SG (Q-A)", "Original W2SG (Q-CoT-A)", "Alice", "Strong"]
     assert list(table["row"]) == rows + rows + ["w/o Teacher's Uncertainty"]
     assert table["n"].eq(len(pd.read_parquet(run / "data" / DATASET / "eval.parquet"))).all()
+    # paired comparisons: Alice against the better W2SG row of each block, and the
+    # cascade's Alice against its ablation (the same chain @alice-no-unc)
+    comparisons = pd.read_csv(run / "tables" / "table_demo.comparisons.csv")
+    assert comparisons["block"].tolist() == [f"{S} -> {M}", f"{S} -> {L} (cascade)", f"{S} -> {L} (cascade)"]
+    assert comparisons["other"].iloc[2] == f"{S}~{M}~{L}@alice-no-unc"
+    assert comparisons["n"].eq(table["n"].iloc[0]).all() and comparisons["mcnemar_p"].between(0, 1).all()
+    assert "## Paired comparisons" in (run / "tables" / "table_demo.md").read_text()
 
 
 def test_rerun_has_nothing_to_do(run):

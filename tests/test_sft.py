@@ -212,6 +212,24 @@ def test_lora_training_lowers_loss(tiny_model: Path, tokenizer, tmp_path: Path) 
     assert not (out / "stale.txt").exists()
     _assert_plain_model_dir(out)
 
+    # the training curve: every optimizer step, in the model folder and the stats
+    import pandas as pd
+
+    from alice_w2s.backends.sft import CURVE_COLUMNS, CURVE_FILE
+    from alice_w2s.training_curves import plot_curves, read_curves
+
+    curve = pd.read_csv(out / CURVE_FILE)
+    assert tuple(curve.columns) == CURVE_COLUMNS and list(curve["step"]) == list(range(1, 17))
+    assert curve["learning_rate"].eq(1e-2).all() and curve["grad_norm"].gt(0).all()
+    assert stats["first_loss"] == pytest.approx(curve["loss"].iloc[0]) and stats["final_loss"] < 0.5 * stats["first_loss"]
+    # the report's plot: this curve, and a model trained on nothing named as such
+    passthrough = tmp_path / "toy" / "key@none"
+    passthrough.mkdir(parents=True)
+    curves, untrained = read_curves([out, passthrough])
+    assert list(curves) == [(tmp_path.name, "sft-lora")] and untrained == ["toy/key@none"]
+    plot_curves(curves, untrained, tmp_path / "curves.png", "test")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
 
 def test_full_training(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
     out = tmp_path / "nested" / "sft-full"

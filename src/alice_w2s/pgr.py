@@ -26,6 +26,13 @@ def align(student: pd.DataFrame, weak: pd.DataFrame, strong: pd.DataFrame) -> np
     return np.stack([f.loc[ids].to_numpy(dtype=float) for f in frames])
 
 
+def percentile_interval(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` percentile interval of bootstrap draws."""
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def paired_bootstrap(
     correct: np.ndarray, iterations: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> dict:
@@ -41,8 +48,7 @@ def paired_bootstrap(
         means[start : start + len(draws)] = correct[:, draws].mean(axis=2).T
     student, weak, strong = correct.mean(axis=1)
     gaps = means[:, 2] - means[:, 1]
-    tail = 100 * (1 - confidence) / 2
-    gap_low, gap_high = np.percentile(gaps, [tail, 100 - tail])
+    gap_low, gap_high = percentile_interval(gaps, confidence)
     result = {
         "gap": float(strong - weak),
         "gap_low": float(gap_low),
@@ -61,6 +67,6 @@ def paired_bootstrap(
     with np.errstate(divide="ignore", invalid="ignore"):
         pgrs = (means[:, 0] - means[:, 1]) / gaps
     pgrs = pgrs[np.isfinite(pgrs)]
-    low, high = np.percentile(pgrs, [tail, 100 - tail])
-    result.update(pgr=float((student - weak) / (strong - weak)), pgr_low=float(low), pgr_high=float(high))
+    low, high = percentile_interval(pgrs, confidence)
+    result.update(pgr=float((student - weak) / (strong - weak)), pgr_low=low, pgr_high=high)
     return result

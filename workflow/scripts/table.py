@@ -1,5 +1,11 @@
-"""Adapter: one results table (Markdown, CSV, PNG) from the evaluation results."""
+"""Adapter: one results table (Markdown, CSV, PNG) and its paired comparisons
+(CSV, and a section of the Markdown) from the evaluation results."""
 
+import functools
+
+import pandas as pd
+
+from alice_w2s import paired
 from alice_w2s.io import atomic_path
 from alice_w2s.runner import plain, run_stage
 from alice_w2s.tables import collect, plot, to_markdown
@@ -16,13 +22,20 @@ def main(smk):
     frame = collect(
         cells, lambda d, m: summaries[(d, m)], lambda d, m: per_item[(d, m)], bootstrap, lambda d, m: quality.get((d, m))
     )
+    correct_of = functools.cache(lambda d, m: pd.read_parquet(per_item[(d, m)], columns=["id", "correct"]))
+    accuracy = {(row.dataset, row.model): row.accuracy for row in frame.itertuples()}
+    comparisons = paired.compare(cells, correct_of, lambda c: accuracy[(c["dataset"], c["model"])], bootstrap)
     with atomic_path(smk.output.csv, ".csv") as tmp:
         frame.to_csv(tmp, index=False)
+    with atomic_path(smk.output.comparisons, ".csv") as tmp:
+        comparisons.to_csv(tmp, index=False)
+    markdown = to_markdown(frame, smk.params.title, set(smk.params.text_datasets), bootstrap["confidence"])
+    markdown += "\n".join(paired.to_markdown(comparisons, bootstrap["confidence"]))
     with atomic_path(smk.output.markdown, ".md") as tmp:
-        tmp.write_text(to_markdown(frame, smk.params.title, set(smk.params.text_datasets), bootstrap["confidence"]))
+        tmp.write_text(markdown)
     with atomic_path(smk.output.plot, ".png") as tmp:
         plot(frame, tmp, smk.params.title)
-    return {"cells": len(frame), "pgr_cells": int(frame["pgr"].notna().sum())}
+    return {"cells": len(frame), "pgr_cells": int(frame["pgr"].notna().sum()), "comparisons": len(comparisons)}
 
 
 if __name__ == "__main__":

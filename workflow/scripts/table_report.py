@@ -1,5 +1,6 @@
 """Adapter: per-stage statistics and every artifact's settings behind one table,
-as HTML pages for `snakemake --report`, from the manifests below its cells."""
+as HTML pages for `snakemake --report`, from the manifests below its cells, and
+the training curves of its fine-tuned models as a plot."""
 
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from alice_w2s.io import atomic_path
 from alice_w2s.provenance import lineage
 from alice_w2s.report import settings_frame, stage_frames, to_html
 from alice_w2s.runner import run_stage
+from alice_w2s.training_curves import plot_curves, read_curves
 
 
 def main(smk):
@@ -25,7 +27,11 @@ def main(smk):
     with atomic_path(smk.output.settings, ".html") as tmp:
         intro = f"The settings each artifact behind {table} was made with (from its manifest)."
         tmp.write_text(to_html(f"Settings: {table}", intro, by_stage))
-    return {"artifacts": len(manifests), "stages": len(stages)}
+    models = [a for a in manifests if Path(a).relative_to(results).parts[0] == "models"]
+    curves, untrained = read_curves(models)
+    with atomic_path(smk.output.curves, ".png") as tmp:
+        plot_curves(curves, untrained, tmp, f"Training curves: {table}")
+    return {"artifacts": len(manifests), "stages": len(stages), "curves": len(curves), "untrained_models": len(untrained)}
 
 
 if __name__ == "__main__":

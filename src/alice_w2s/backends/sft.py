@@ -30,6 +30,9 @@ from alice_w2s.io import atomic_dir
 from alice_w2s.schema_defaults import section_defaults
 
 IGNORE_INDEX = -100  # label value ignored by the causal-LM cross-entropy
+# Written into every trained model folder: one row per optimizer step.
+CURVE_FILE = "training_curve.csv"
+CURVE_COLUMNS = ("step", "epoch", "loss", "learning_rate", "grad_norm")
 SHARDING = ("full_shard", "shard_grad_op", "none")
 
 
@@ -265,13 +268,28 @@ def response_only_loss(
     return total / count, outputs
 
 
-def _save_atomically(model: Any, tokenizer: Any, generation_config: Any, out_dir: Path, state_dict: dict | None = None) -> None:
-    """Save model and tokenizer so that a crash never leaves a half-written out_dir."""
+def write_curve(rows: list[dict[str, Any]], path: Path) -> None:
+    """The training curve as CSV (``CURVE_COLUMNS``; a value Trainer did not log is empty)."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CURVE_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _save_atomically(
+    model: Any, tokenizer: Any, generation_config: Any, out_dir: Path, curve: list[dict[str, Any]],
+    state_dict: dict | None = None,
+) -> None:
+    """Save model, tokenizer and training curve so that a crash never leaves a
+    half-written out_dir."""
     with atomic_dir(out_dir) as tmp:
         if generation_config is not None:
             model.generation_config = generation_config
         model.save_pretrained(tmp, state_dict=state_dict)  # safetensors is the only format in transformers 5
         tokenizer.save_pretrained(tmp)
+        write_curve(curve, Path(tmp) / CURVE_FILE)
 
 
 def train_sft(
@@ -310,6 +328,16 @@ def train_sft(
         def on_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
             # after optimizer.step(), before the scheduler moves on: the rate this step used
             self.value = max(self.value, max(group["lr"] for group in optimizer.param_groups))
+
+    class Curve(TrainerCallback):
+        """Trainer's log of every optimizer step: loss, learning rate, grad norm."""
+
+        def __init__(self) -> None:
+            self.rows: list[dict[str, Any]] = []
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:  # the end-of-run summary logs train_loss instead
+                self.rows.append({"step": state.global_step, **logs})
 
     if not examples:
         raise ValueError("no training examples: the example list is empty")
@@ -363,6 +391,7 @@ def train_sft(
         if recipe.gradient_checkpointing:
             memory_args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}  # works with LoRA's frozen inputs
     peak_lr = PeakLearningRate()
+    curve = Curve()
     collator = _PadCollator(pad_id)
 
     with tempfile.TemporaryDirectory(prefix="sft-trainer-") as trainer_dir:
@@ -378,7 +407,7 @@ def train_sft(
             gradient_accumulation_steps=recipe.gradient_accumulation_steps,
             bf16=use_bf16,
             **memory_args,
-            logging_steps=10,
+            logging_steps=1,  # every optimizer step goes into the curve
             save_strategy="no",
             report_to="none",
             seed=recipe.seed,
@@ -392,7 +421,7 @@ def train_sft(
             args=args,
             train_dataset=dataset,  # a list is a valid map-style dataset
             data_collator=collator,
-            callbacks=[peak_lr],
+            callbacks=[peak_lr, curve],
         )
         result = trainer.train()
         accelerator = trainer.accelerator
@@ -404,7 +433,7 @@ def train_sft(
                 final = accelerator.unwrap_model(trainer.model)
                 final.config.use_cache = True
                 state = {k: v.to(save_dtype) for k, v in state.items()}
-                _save_atomically(final, tokenizer, generation_config, out_dir, state_dict=state)
+                _save_atomically(final, tokenizer, generation_config, out_dir, curve.rows, state_dict=state)
         elif accelerator.is_main_process:
             # trainer.model is the unwrapped module (DDP wrapping lives in model_wrapped).
             final = trainer.model
@@ -412,7 +441,7 @@ def train_sft(
                 final = final.merge_and_unload()
             final = final.to(save_dtype)
             final.config.use_cache = True
-            _save_atomically(final, tokenizer, generation_config, out_dir)
+            _save_atomically(final, tokenizer, generation_config, out_dir, curve.rows)
         # Other ranks must not return (and e.g. read out_dir) before it is written.
         accelerator.wait_for_everyone()
         warmup = args.get_warmup_steps(trainer.state.max_steps)
@@ -423,6 +452,9 @@ def train_sft(
         "prompts_truncated": counts["prompts_truncated"],
         "responses_truncated": counts["responses_truncated"],
         "train_loss": float(result.training_loss),
+        # a flat or diverged run shows here without opening the curve
+        "first_loss": float(curve.rows[0]["loss"]) if curve.rows else None,
+        "final_loss": float(curve.rows[-1]["loss"]) if curve.rows else None,
         "steps": int(result.global_step),
         "optimizer_steps": int(result.global_step),
         "warmup_steps": int(warmup),
