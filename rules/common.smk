@@ -246,6 +246,26 @@ def cot_model_inputs(wildcards):
     return model_files(wildcards.dataset, wildcards.name)
 
 
+def teacher_files(stage, dataset, key):
+    """Per teacher of an Alice student `key` (a plan.ModelKey), its `stage` output
+    (clusters or uncertainty) on the student's pool."""
+    return [f"{R}/{stage}/{dataset}/{t}/{key.work_pool}.parquet" for t in plan.teachers_of(key)]
+
+
+def label_quality_inputs(wildcards):
+    """A trained model's training set and the gold rows it is scored against; for an
+    Alice student also its teachers' clusters (their final answers, for the 2x2)."""
+    inputs = {
+        "labels": training_set(wildcards.dataset, wildcards.key),
+        "teacher": data_path("teacher").format(dataset=wildcards.dataset),
+        "transfer": data_path("transfer").format(dataset=wildcards.dataset),
+    }
+    key = plan.parse_key(wildcards.key)
+    if plan.training_set_maker(key) == "synthesized":
+        inputs["clusters"] = teacher_files("clusters", wildcards.dataset, key)
+    return inputs
+
+
 def synthesis_inputs(wildcards):
     """Per teacher, its uncertainty summary (or, without uncertainty, only its
     clusters: no summarizer job runs), and the student's own zero-shot answers.
@@ -253,7 +273,7 @@ def synthesis_inputs(wildcards):
     is in (one greedy pass, cheap next to K teacher samples); synthesis picks rows."""
     key = plan.check_training_set_maker(wildcards.key, "synthesized")
     stage = "uncertainty" if key.uses_uncertainty else "clusters"
-    teachers = [f"{R}/{stage}/{wildcards.dataset}/{t}/{key.work_pool}.parquet" for t in plan.teachers_of(key)]
+    teachers = teacher_files(stage, wildcards.dataset, key)
     return {
         "transfer": data_path("transfer").format(dataset=wildcards.dataset),
         stage: teachers,

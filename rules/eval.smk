@@ -27,11 +27,10 @@ rule eval:
 rule label_quality:
     """What a trained model learned from: its training set scored against the gold
     answers of the rows it labels (for a student, the transfer pool's gold, which no
-    student is trained on). Only the table reads its output."""
+    student is trained on), and for an Alice student how its synthesized labels
+    relate to its teachers' final answers. Only the table reads its output."""
     input:
-        labels=lambda wc: training_set(wc.dataset, wc.key),
-        teacher=data_path("teacher"),
-        transfer=data_path("transfer"),
+        unpack(label_quality_inputs),
     output:
         f"{R}/label_quality/{{dataset}}/{{key}}.json",
     log:

@@ -134,6 +134,44 @@ def test_label_quality_scores_labels_against_the_gold_of_their_rows():
         label_quality(labels.assign(id=["a", "b", "c", "zz"]), gold, get_spec("toy_arithmetic"))
 
 
+def test_alice_s_synthesized_labels_against_the_teacher_s_final_answer():
+    """The 2x2 of teacher right/wrong x synthesized label right/wrong, on the rows
+    the student synthesized (single-cluster rows are the teacher's answer itself)."""
+    from alice_w2s.datasets.registry import get_spec
+    from alice_w2s.stages.label_quality import final_answers, label_quality
+
+    ids = ["a", "b", "c", "d", "e", "f"]
+    gold = pd.DataFrame({"id": ids, "question": [f"{i}?" for i in ids], "answer": ["1", "2", "3", "4", "5", "6"],
+                         "aliases": [[]] * 6, "solution": [None] * 6, "answer_type": ["number"] * 6})
+    # the teacher's clusters: the final one's representative is its answer
+    clusters = pd.DataFrame({
+        "id": ["a", "a", "b", "c", "d", "e"],
+        "cluster_idx": [0, 1, 0, 0, 0, 0],
+        "representative": ["#### 1", "#### 9", "#### 2", "#### 0", "#### 0", "#### 5"],
+        "is_final": [True, False, True, True, True, True],
+    })
+    labels = pd.DataFrame({
+        "id": ids,
+        "question": [f"{i}?" for i in ids],
+        # a: teacher right, label right; b: right -> wrong (broke); c: wrong -> right (fixed);
+        # d: wrong, wrong; e: the teacher's single cluster (not synthesized); f: no teacher answer
+        "label": ["#### 1", "#### 7", "#### 3", "#### 8", "#### 5", "#### 6"],
+        "source": ["synthesis"] * 4 + ["teacher_single_cluster", "synthesis"],
+    })
+    finals = final_answers(clusters)
+    assert finals.set_index("id")["teacher_answer"].to_dict() == {"a": "#### 1", "b": "#### 2", "c": "#### 0", "d": "#### 0", "e": "#### 5"}
+    quality = label_quality(labels, gold, get_spec("toy_arithmetic"), [finals])
+    # f's label is right and it had no teacher answer: counted as a wrong teacher, fixed
+    assert (quality["synthesis_both_right"], quality["synthesis_broke"], quality["synthesis_fixed"],
+            quality["synthesis_both_wrong"]) == (1, 1, 2, 1)
+    # with a second teacher right on d, d's row counts the teacher as right
+    second = pd.DataFrame({"id": ["d"], "teacher_answer": ["#### 4"]})
+    both = label_quality(labels, gold, get_spec("toy_arithmetic"), [finals, second])
+    assert (both["synthesis_broke"], both["synthesis_both_wrong"]) == (2, 0)
+    # a W2SG student's set has no such table
+    assert "synthesis_fixed" not in label_quality(labels, gold, get_spec("toy_arithmetic"))
+
+
 def test_the_table_says_what_each_model_was_trained_on(tmp_path):
     table = {"datasets": ["math"], "blocks": [{"name": "w -> s", "chain": ["w", "s"]}]}
     cells = plan.table_cells(table)
@@ -153,3 +191,14 @@ def test_the_table_says_what_each_model_was_trained_on(tmp_path):
     assert "| Original W2SG (Q-A) | w -> s | 60 labels, 50.00% right (10.00% unparsed) |" in text
     # a student with no label is the base model copied through: its PGR says so
     assert "0 labels (the base model, untrained)" in text and "(trained on 0 labels: the untrained base model)" in text
+
+    # Alice's synthesized labels against its teacher's answers, in the CSV and the text
+    (tmp_path / "q-w~s@alice.json").write_text(json.dumps({
+        "labels": 10, "label_accuracy": 0.4, "unparsed_rate": 0.0, "sources": {"synthesis": 6, "teacher_single_cluster": 4},
+        "synthesis_fixed": 2, "synthesis_broke": 1, "synthesis_both_right": 1, "synthesis_both_wrong": 2}))
+    frame = tables.collect(cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
+                           settings, lambda d, m: str(tmp_path / f"q-{m}.json"))
+    alice = frame[frame["row"] == "Alice"].iloc[0]
+    assert (alice.synthesis_fixed, alice.synthesis_broke) == (2, 1) and pd.isna(qa.get("synthesis_fixed"))
+    assert ("of 6 synthesized against the teacher's answer: 2 fixed a wrong one, 1 broke a right one, "
+            "1 both right, 2 both wrong") in tables.to_markdown(frame, "T", set(), 0.95)

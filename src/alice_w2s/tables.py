@@ -20,8 +20,10 @@ CSV_COLUMNS = [
     "block", "row", "setting", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate",
     "strict_accuracy", "lenient_accuracy", "exact_match", "f1", "weak", "strong", "pgr", "pgr_low", "pgr_high",
     "gap", "gap_low", "gap_high", "pgr_note", "train_labels", "label_accuracy", "label_unparsed_rate",
-    "label_sources", "source",
+    "label_sources", "synthesis_fixed", "synthesis_broke", "synthesis_both_right", "synthesis_both_wrong", "source",
 ]
+# label_quality's 2x2 of an Alice student's synthesized labels (stages/label_quality.py)
+SYNTHESIS_KEYS = ["synthesis_fixed", "synthesis_broke", "synthesis_both_right", "synthesis_both_wrong"]
 # strict_accuracy (number/choice) and lenient_accuracy (text) sit beside the paper's
 # accuracy; summaries written before they existed leave them empty.
 SUMMARY_KEYS = [
@@ -58,6 +60,7 @@ def collect(
                 label_accuracy=quality["label_accuracy"],
                 label_unparsed_rate=quality["unparsed_rate"],
                 label_sources=json.dumps(quality["sources"], sort_keys=True),
+                **{k: quality[k] for k in SYNTHESIS_KEYS if k in quality},
             )
         if cell["weak"] is not None:
             correct = pgr.align(*(items(cell["dataset"], k) for k in (cell["model"], cell["weak"], cell["strong"])))
@@ -97,7 +100,13 @@ def _labels_text(cell: pd.Series) -> str:
     sources = json.loads(cell.label_sources)
     where = ", ".join(f"{n} {s}" for s, n in sources.items()) if len(sources) > 1 else ""
     text = f"{int(cell.train_labels)} labels, {_percent(cell.label_accuracy)}% right ({_percent(cell.label_unparsed_rate)}% unparsed)"
-    return f"{text}; {where}" if where else text
+    text = f"{text}; {where}" if where else text
+    if not _missing(cell.get("synthesis_fixed")):
+        synthesized = sum(int(cell[k]) for k in SYNTHESIS_KEYS)
+        text += (f"; of {synthesized} synthesized against the teacher's answer: {int(cell.synthesis_fixed)} fixed a wrong one, "
+                 f"{int(cell.synthesis_broke)} broke a right one, {int(cell.synthesis_both_right)} both right, "
+                 f"{int(cell.synthesis_both_wrong)} both wrong")
+    return text
 
 
 def _grid(
@@ -152,7 +161,8 @@ def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confid
             lines += [
                 "",
                 "What each model was fine-tuned on: labels trained on, and the share of them that match the gold "
-                "answer of their question (scored like eval responses; unparsable in brackets; no student is trained on these golds):",
+                "answer of their question (scored like eval responses; unparsable in brackets; no student is trained on these golds); "
+                "for Alice, how the labels the student synthesized compare with its teacher's final answer:",
                 "",
             ]
             lines += _grid(group, datasets, _labels_text)
