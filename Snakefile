@@ -1,6 +1,6 @@
 # Alice (proactive weak-to-strong generalization, arXiv 2504.07316) as a DAG.
 # `snakemake --cores 2` builds every table of the config (embedded default: SmolLM2
-# and its 3-bit copy on CPU, config/config.yaml) and the report's pages; see README.md.
+# and its partly 3-bit copy on CPU, config/config.yaml) and the report's pages; see README.md.
 
 
 include: "rules/common.smk"

@@ -90,3 +90,26 @@ for _table in TABLES:
             rules.table_report.output.stages.format(table=_table),
             rules.table_report.output.settings.format(table=_table),
             rules.table_report.output.curves.format(table=_table),
+
+
+rule export:
+    """A table's training sets, teacher samples, clusters and uncertainty summaries as
+    a folder in the Hugging Face datasets layout (alice_w2s.export): `snakemake
+    --cores 1 results/export/table1`."""
+    input:
+        table=f"{R}/tables/{{table}}.csv",
+    output:
+        directory(f"{R}/export/{{table}}"),
+    log:
+        f"{R}/logs/export/{{table}}.log",
+    wildcard_constraints:
+        table="|".join(TABLES),
+    threads: job_cpus("light")
+    resources:
+        **job_resources("light"),
+    params:
+        results=lambda wc, input: os.path.dirname(os.path.dirname(input.table)),
+        title=lambda wc: TABLES[wc.table].get("title", wc.table),
+        config=config,
+    script:
+        "../workflow/scripts/export.py"

@@ -150,6 +150,32 @@ def test_report_pages_and_snakemake_report(run, tmp_path):
     assert {"html", "body", "script"} <= parser.tags
 
 
+def test_export_is_a_datasets_folder_that_loads_back(run):
+    """`results/export/table3`: the table's training sets, samples, clusters and
+    summaries in the Hugging Face layout; datasets' own parquet loader reads each
+    config's files back, row for row."""
+    import yaml
+    from datasets import load_dataset
+
+    result = snakemake(run.parent, "--cores", "1", "results/export/table3", checkout=run.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = run / "export" / "table3"
+    card = (folder / "README.md").read_text()
+    header = yaml.safe_load(card.split("---")[1])
+    configs = {c["config_name"]: c["data_files"] for c in header["configs"]}
+    assert set(configs) == {"training_sets", "w2s_answers", "teacher_samples", "clusters", "uncertainty_summaries"}
+    for name, files in configs.items():
+        loaded = load_dataset("parquet", data_files={f["split"]: str(folder / f["path"]) for f in files})
+        for f in files:
+            original = pd.read_parquet(run / {"training_sets": "labels", "w2s_answers": "w2s_answers", "teacher_samples": "samples",
+                                              "clusters": "clusters", "uncertainty_summaries": "uncertainty"}[name]
+                                       / f["path"].split("/", 1)[1])
+            assert loaded[f["split"]].num_rows == len(original) and loaded[f["split"]].column_names == list(original.columns)
+            assert (folder / "provenance" / f"{f['path']}.manifest.json").exists()
+    assert f"{DATASET}_{CASCADE.replace('~', '_').replace('@', '_')}" in {f["split"] for f in configs["training_sets"]}
+    assert (folder / "config.yaml").exists() and (folder / "table.csv").exists()
+
+
 def test_a_three_link_chain_runs_end_to_end(run):
     target = f"results/eval/{DATASET}/{THREE_LINKS}.json"
     result = snakemake(run.parent, "--cores", "2", target, timeout=1800, checkout=run.parent)

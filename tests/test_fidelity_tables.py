@@ -27,3 +27,15 @@ def test_strict_and_lenient_columns_reach_the_csv_and_markdown(tmp_path):
     lenient = text.split("Lenient contain-match accuracy", 1)[1].split("\n\n", 2)[1]
     assert "| Method | Setting | math |" in strict and "trivia" not in strict and "| 25.00 |" in strict
     assert "| Method | Setting | trivia |" in lenient and "| 75.00 |" in lenient
+
+
+def test_export_of_a_table_not_built_stops_with_one_line(tmp_path, capsys):
+    from pathlib import Path
+
+    from alice_w2s.export import main, split_name
+
+    assert main([str(tmp_path / "tables" / "table9.csv"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: no table at {tmp_path / 'tables' / 'table9.csv'}: build it first (snakemake table9)"]
+    assert not (tmp_path / "out").exists()
+    assert split_name(Path("labels/toy_math/synthesized/a+b~c@alice.c2.parquet")) == "toy_math_synthesized_a_b_c_alice_c2"
