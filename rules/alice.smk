@@ -6,7 +6,7 @@
 
 rule sample:
     input:
-        transfer=data_path("transfer"),
+        transfer=data_path("transfer_questions"),
         model=lambda wc: model_files(wc.dataset, wc.teacher),
     output:
         f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
@@ -30,7 +30,7 @@ rule sample:
 
 rule cluster:
     input:
-        transfer=data_path("transfer"),
+        transfer=data_path("transfer_questions"),
         samples=f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
     output:
         f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
@@ -48,7 +48,7 @@ rule cluster:
 
 rule summarize_uncertainty:
     input:
-        transfer=data_path("transfer"),
+        transfer=data_path("transfer_questions"),
         clusters=f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
         model=lambda wc: model_files(wc.dataset, config["summarizer"]),
     output:
@@ -71,7 +71,7 @@ rule summarize_uncertainty:
 
 rule zeroshot:
     input:
-        transfer=data_path("transfer"),
+        transfer=data_path("transfer_questions"),
         model=lambda wc: model_files(wc.dataset, wc.name),
     output:
         f"{R}/zeroshot/{{dataset}}/{{name}}/{{pool}}.parquet",
@@ -124,7 +124,7 @@ rule synthesize:
 
 rule slice_labels:
     input:
-        transfer=data_path("transfer"),
+        transfer=data_path("transfer_questions"),
         labels=lambda wc: training_set(wc.dataset, plan.direct_of(plan.check_training_set_maker(wc.key, "sliced"))),
     output:
         training_set_path("sliced"),

@@ -275,7 +275,7 @@ def synthesis_inputs(wildcards):
     stage = "uncertainty" if key.uses_uncertainty else "clusters"
     teachers = teacher_files(stage, wildcards.dataset, key)
     return {
-        "transfer": data_path("transfer").format(dataset=wildcards.dataset),
+        "transfer": data_path("transfer_questions").format(dataset=wildcards.dataset),
         stage: teachers,
         "zeroshot": f"{R}/zeroshot/{wildcards.dataset}/{key.name}/all.parquet",
         "model": model_files(wildcards.dataset, key.name),

@@ -18,6 +18,24 @@ rule prepare_data:
         "../workflow/scripts/prepare_data.py"
 
 
+rule transfer_questions:
+    """The transfer pool without its gold answers: the only form of the pool that
+    sampling, clustering, summaries, zero-shot answers, synthesis, original-W2SG
+    answers and slicing read. The pool's gold reaches only the baselines' training
+    (labels_gold_sets), label_quality and nothing else (tests/test_leakage.py)."""
+    input:
+        transfer=data_path("transfer"),
+    output:
+        data_path("transfer_questions"),
+    log:
+        f"{R}/logs/transfer_questions/{{dataset}}.log",
+    threads: job_cpus("light")
+    resources:
+        **job_resources("light"),
+    script:
+        "../workflow/scripts/transfer_questions.py"
+
+
 rule build_tokenizer:
     output:
         directory(f"{R}/base_models/_tokenizer"),

@@ -4,7 +4,7 @@
 
 rule w2s_answers:
     input:
-        transfer=data_path("transfer"),
+        transfer=data_path("transfer_questions"),
         model=lambda wc: model_files(wc.dataset, wc.teacher),
     output:
         training_set_path("w2s_answers"),

@@ -27,6 +27,18 @@ def select_pool(n_rows: int, pool: str) -> slice:
     return slice(bounds[k - 1], bounds[k])
 
 
+# What a pool row may carry where the stages read it: no gold (answer, aliases, solution).
+QUESTION_COLUMNS = ["id", "question", "answer_type"]
+
+
+def questions_only(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows without their gold answers (rule transfer_questions)."""
+    missing = [c for c in QUESTION_COLUMNS if c not in rows]
+    if missing:
+        raise ValueError(f"the transfer rows have no column(s) {', '.join(missing)}")
+    return rows[QUESTION_COLUMNS].reset_index(drop=True)
+
+
 def read_pool(transfer_path: str | Path, pool: str) -> pd.DataFrame:
     """The transfer questions of one pool (``all`` or slice ``s{k}of{n}``)."""
     transfer = read_parquet(transfer_path)
