@@ -223,8 +223,16 @@ def job_resources(kind, key_of=None, training=False, cpu_only=False):
     def size(wc):
         return model_settings(key_of(wc))["size_b"] if key_of else 0
 
+    gpus = job_gpus(kind, key_of, training, cpu_only)
+
+    def gpu_model(wc):
+        # the SLURM plugin turns it into --gpus=<model>:<gpu>; "" asks for any GPU
+        model = model_settings(key_of(wc)).get("gpu_model") if key_of and gpus(wc) else None
+        return model or ""
+
     return {
-        "gpu": job_gpus(kind, key_of, training, cpu_only),
+        "gpu": gpus,
+        "gpu_model": gpu_model,
         # One task that sees all the job's GPUs: without this, plugin 2.6.x adds
         # --ntasks-per-gpu=1 and the job step starts the script once per GPU.
         "tasks_per_gpu": 0,

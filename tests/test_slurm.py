@@ -120,6 +120,9 @@ def test_jobs_ran_as_slurm_jobs_with_gpu_requests(runs):
     assert sample["params"]["generation"]["backend"] == "vllm"
     sft = manifests[RERUN_ON_SLURM[4]]
     assert sft["scheduler"]["cuda_visible_devices"] is not None
+    # its model names a GPU type (models.<name>.gpu_model): SLURM got --gpus=fake:1
+    shown = subprocess.run(["scontrol", "show", "job", str(sft["scheduler"]["slurm_job_id"])], capture_output=True, text=True).stdout
+    assert "gpu:fake:1" in shown, shown
     assert manifests[RERUN_ON_SLURM[-1]]["scheduler"]["cuda_visible_devices"] is None  # the table asks for none
     # What did not depend on the samples was not redone; the local run had no SLURM.
     assert manifests["results/data/toy_trivia/eval.parquet.manifest.json"]["scheduler"]["slurm_job_id"] is None

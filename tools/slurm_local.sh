@@ -41,14 +41,15 @@ SelectTypeParameters=CR_Core_Memory
 MinJobAge=600
 ReturnToService=2
 GresTypes=gpu
-NodeName=${host} CPUs=${cpus} RealMemory=${memory} Gres=gpu:${gpus} State=UNKNOWN
+NodeName=${host} CPUs=${cpus} RealMemory=${memory} Gres=gpu:fake:${gpus} State=UNKNOWN
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 CONF
-# Fake GPUs: one device file each (a count-only line leaves the node INVAL).
+# Fake GPUs of the type "fake" (so a job can ask for a GPU model: --gpus=fake:1):
+# one device file each (a count-only line leaves the node INVAL).
 {
   echo "AutoDetect=off"
   devices=(/dev/null /dev/zero /dev/full /dev/random /dev/urandom)
-  for ((i = 0; i < gpus; i++)); do echo "NodeName=${host} Name=gpu File=${devices[$i]}"; done
+  for ((i = 0; i < gpus; i++)); do echo "NodeName=${host} Name=gpu Type=fake File=${devices[$i]}"; done
 } > /etc/slurm/gres.conf
 
 pgrep -x slurmctld >/dev/null || slurmctld
