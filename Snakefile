@@ -3,6 +3,9 @@
 # and its partly 3-bit copy on CPU, config/config.yaml) and the report's pages; see README.md.
 
 
+report: "resources/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"

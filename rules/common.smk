@@ -8,6 +8,7 @@ from alice_w2s.config import ConfigError, load_schema, model_gpus, resolve_confi
 from alice_w2s.config import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.preflight import preflight_or_exit
+from alice_w2s.provenance import run_info
 from alice_w2s.fingerprint import code_fingerprint, file_digest
 from alice_w2s import model_sources
 from importlib import metadata
@@ -26,6 +27,9 @@ except ConfigError as err:
     sys.exit(f"error: {err}")
 # What the plan asks of the GPUs (memory, context, clustering), before any job runs.
 preflight_or_exit(config)
+# What was run, for the report's front page (resources/report/workflow.rst) and the
+# export's config.yaml: the checkout's commit and the config files given.
+config["_run"] = run_info(workflow.basedir, workflow.config_settings.configfiles)
 
 R = config["results"]
 # Nothing in a fully local config needs the hub: fail fast instead of trying it.

@@ -8,16 +8,19 @@ rule table:
     output:
         markdown=f"{R}/tables/{{table}}.md",
         csv=report(
-            f"{R}/tables/{{table}}.csv", caption="../resources/report/table_csv.rst", category="Tables", subcategory="{table}"
+            f"{R}/tables/{{table}}.csv",
+            caption="../resources/report/table_csv.rst",
+            category="{table}",
+            subcategory="1. Results",
         ),
         plot=report(
-            f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="Tables", subcategory="{table}"
+            f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="{table}", subcategory="1. Results"
         ),
         comparisons=report(
             f"{R}/tables/{{table}}.comparisons.csv",
             caption="../resources/report/comparisons.rst",
-            category="Tables",
-            subcategory="{table}",
+            category="{table}",
+            subcategory="1. Results",
         ),
     log:
         f"{R}/logs/tables/{{table}}.log",
@@ -46,20 +49,20 @@ rule table_report:
         stages=report(
             f"{R}/report/{{table}}/stages.html",
             caption="../resources/report/stages.rst",
-            category="Run statistics",
-            subcategory="{table}",
+            category="{table}",
+            subcategory="3. Run statistics",
         ),
         settings=report(
             f"{R}/report/{{table}}/settings.html",
             caption="../resources/report/settings.rst",
-            category="Settings",
-            subcategory="{table}",
+            category="{table}",
+            subcategory="4. Settings",
         ),
         curves=report(
             f"{R}/report/{{table}}/curves.png",
             caption="../resources/report/curves.rst",
-            category="Training curves",
-            subcategory="{table}",
+            category="{table}",
+            subcategory="2. Training curves",
         ),
     log:
         f"{R}/logs/table_report/{{table}}.log",

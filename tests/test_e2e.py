@@ -145,6 +145,10 @@ def test_report_pages_and_snakemake_report(run, tmp_path):
         for name in ("table3.png", "table3.csv", "stages.html", "settings.html", "curves.png"):
             assert any(n.endswith(name) for n in names), name
         page = bundle.read(next(n for n in names if n.endswith("report.html"))).decode()
+    # the front page says what was run (resources/report/workflow.rst); each table is a
+    # category of its own with its parts numbered
+    assert "Alice weak-to-strong: what was run" in page and "Checkout" in page and "toy.yaml" in page
+    assert "2. Training curves" in page and "1. Results" in page
     parser = _Tags()
     parser.feed(page)
     assert {"html", "body", "script"} <= parser.tags

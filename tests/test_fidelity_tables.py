@@ -39,3 +39,20 @@ def test_export_of_a_table_not_built_stops_with_one_line(tmp_path, capsys):
     assert err == [f"error: no table at {tmp_path / 'tables' / 'table9.csv'}: build it first (snakemake table9)"]
     assert not (tmp_path / "out").exists()
     assert split_name(Path("labels/toy_math/synthesized/a+b~c@alice.c2.parquet")) == "toy_math_synthesized_a_b_c_alice_c2"
+
+
+def test_run_info_names_the_commit_and_the_config_files(tmp_path):
+    import subprocess
+
+    from alice_w2s.provenance import run_info
+
+    assert run_info(tmp_path, []) == {"commit": "unknown", "configfiles": "the embedded default (config/config.yaml)"}
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f").write_text("a")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert run_info(tmp_path, ["config/toy.yaml", "mine.yaml"]) == {"commit": head, "configfiles": "config/toy.yaml, mine.yaml"}
+    (tmp_path / "f").write_text("b")
+    assert run_info(tmp_path, [])["commit"] == head + "+changes"

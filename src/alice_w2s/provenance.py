@@ -35,6 +35,26 @@ def lineage(*artifacts: str | Path, base: str | Path = ".") -> dict[str, dict]:
     return found
 
 
+def run_info(checkout: str | Path, configfiles: list) -> dict:
+    """The checkout's git commit (with "+changes" when its tracked files differ from
+    it; "unknown" outside git) and the config files given ("the embedded default"
+    when none)."""
+    import subprocess
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True)
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD")
+        commit = head.stdout.strip() if head.returncode == 0 else "unknown"
+        if commit != "unknown" and git("diff", "--quiet", "HEAD").returncode == 1:
+            commit += "+changes"
+    except OSError:  # no git on this machine
+        commit = "unknown"
+    files = ", ".join(str(f) for f in configfiles) or "the embedded default (config/config.yaml)"
+    return {"commit": commit, "configfiles": files}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m alice_w2s.provenance ARTIFACT", file=sys.stderr)
