@@ -425,6 +425,29 @@ def test_response_only_loss_equals_the_model_s_own_loss_and_gradients(tiny_model
         torch.testing.assert_close(param.grad, expected[name], atol=1e-6, rtol=1e-4, msg=name)
 
 
+def test_response_only_loss_without_logits_to_keep_gives_the_same_loss(tiny_model: Path, tokenizer) -> None:
+    """An architecture whose forward has no logits_to_keep gets the same loss from its
+    full logits."""
+    from transformers import AutoModelForCausalLM
+
+    from alice_w2s.backends.sft import _takes_logits_to_keep, response_only_loss
+
+    class Plain(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask)
+
+    batch = _padded_batch(tokenizer, VARIED)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    assert _takes_logits_to_keep(model) and not _takes_logits_to_keep(Plain(model))
+    reference = float(model(**batch).loss)
+    loss, outputs = response_only_loss(Plain(model), batch)
+    assert abs(float(loss) - reference) < 1e-5
+
+
 def test_group_by_length_pads_less_with_the_same_steps(tiny_model: Path, tmp_path: Path) -> None:
     """Length-grouped batches waste less of each batch on padding; the number of
     optimizer steps and the examples per step stay the recipe's."""

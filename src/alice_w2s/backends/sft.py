@@ -244,6 +244,18 @@ def response_positions(labels: torch.Tensor) -> torch.Tensor:
     return labels[:, 1:].ne(IGNORE_INDEX).any(dim=0).nonzero().squeeze(-1)
 
 
+def _takes_logits_to_keep(model: Any) -> bool:
+    """Whether the causal LM under the DDP / peft wrappers takes a tensor
+    ``logits_to_keep`` (Llama, Qwen2 and most current architectures in transformers)."""
+    import inspect
+
+    while hasattr(model, "module"):  # DDP
+        model = model.module
+    if hasattr(model, "get_base_model"):  # peft
+        model = model.get_base_model()
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
+
+
 def response_only_loss(
     model: Any, inputs: Mapping[str, torch.Tensor], num_items_in_batch: torch.Tensor | int | None = None
 ) -> tuple[torch.Tensor, Any]:
@@ -256,8 +268,12 @@ def response_only_loss(
     The model's own forward is called, so FSDP and peft wrapping apply as usual."""
     labels = inputs["labels"]
     positions = response_positions(labels)
-    outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=positions)
-    logits = outputs.logits.float()
+    if _takes_logits_to_keep(model):
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=positions)
+        logits = outputs.logits.float()
+    else:  # an architecture without it: the same loss from the full logits
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        logits = outputs.logits[:, positions].float()
     targets = labels[:, 1:][:, positions]
     total = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
