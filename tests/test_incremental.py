@@ -189,7 +189,7 @@ def full_plan(checkout: Path) -> set[tuple[str, str]]:
 
 def test_a_generation_backend_change_reruns_only_what_generates_and_its_dependants(embedded_run):
     planned = plan_after_edit(embedded_run, "src/alice_w2s/backends/generation.py", "\nDEFAULT_BATCH = 16\n")
-    untouched_rules = {"prepare_data", "build_tokenizer", "build_embedded_model", "labels_gold_sets"}
+    untouched_rules = {"prepare_data", "transfer_questions", "build_tokenizer", "build_embedded_model", "labels_gold_sets"}
     everything = full_plan(embedded_run)
     # models fine-tuned on gold labels: nothing upstream of them generates text
     gold_trained = {job for job in everything if job[0] == "sft" and job[1].endswith(("@gold", "@teacher-qa"))}

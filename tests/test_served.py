@@ -304,7 +304,7 @@ def test_summarize_stage_through_the_server(server: dict, key_env: str, tmp_path
     )
     target = f"results/uncertainty/toy_trivia/{teacher}/all.parquet"
     result = snakemake(
-        tmp_path, "--cores", "1", target, "--allowed-rules", "summarize_uncertainty",
+        tmp_path, "--cores", "1", target, "--allowed-rules", "transfer_questions", "summarize_uncertainty",
         "--configfile", str(ROOT / "config" / "toy.yaml"), str(overlay), timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

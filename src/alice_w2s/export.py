@@ -45,19 +45,27 @@ def split_name(relative: Path) -> str:
     return re.sub(r"\W+", "_", str(relative.with_suffix("")).split("/", 1)[1]).strip("_")
 
 
-def exported_artifacts(table_csv: str | Path, results: str | Path) -> dict[str, list[Path]]:
-    """Per export config, the Parquet artifacts (relative to ``results``) behind the table."""
+def exported_artifacts(table_csv: str | Path, results: str | Path) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Per export config, the Parquet artifacts (relative to ``results``) behind the
+    table, and the empty ones apart: the datasets library cannot read a split of
+    no rows (e.g. a cascade slice the teacher gave no label)."""
+    import pyarrow.parquet as pq
+
     results = Path(results)
     sources = pd.read_csv(table_csv)["source"].tolist()
     chosen: dict[str, list[Path]] = {}
+    empty: list[Path] = []
     for artifact in lineage(*sources):
         relative = Path(artifact).relative_to(results)
         if relative.parts[0] in KINDS and relative.suffix == ".parquet":
-            chosen.setdefault(KINDS[relative.parts[0]], []).append(relative)
-    return {kind: sorted(files) for kind, files in sorted(chosen.items())}
+            if pq.ParquetFile(results / relative).metadata.num_rows == 0:
+                empty.append(relative)
+            else:
+                chosen.setdefault(KINDS[relative.parts[0]], []).append(relative)
+    return {kind: sorted(files) for kind, files in sorted(chosen.items())}, sorted(empty)
 
 
-def dataset_card(title: str, table: str, artifacts: dict[str, list[Path]]) -> str:
+def dataset_card(title: str, table: str, artifacts: dict[str, list[Path]], empty: list[Path] = ()) -> str:
     """README.md of the export: the YAML header the Hub reads (configs and their
     data files) and what each config holds."""
     configs = []
@@ -73,6 +81,8 @@ def dataset_card(title: str, table: str, artifacts: dict[str, list[Path]]) -> st
         "arXiv 2504.07316). One config per kind; one split per file (dataset and model or teacher key).", "",
     ]
     lines += [f"- `{kind}` ({len(files)} file{'s' * (len(files) != 1)}): {ABOUT[kind]}" for kind, files in artifacts.items()]
+    if empty:
+        lines += ["", "Behind the table but empty (no rows, so no split): " + ", ".join(f"`{f}`" for f in empty) + "."]
     lines += [
         "", "Provenance: `provenance/` holds each file's manifest (the settings, inputs, counts, versions "
         "and host of the job that made it), `config.yaml` the run's config, `table.csv` the table.", "",
@@ -88,7 +98,7 @@ def export_table(table_csv: str | Path, results: str | Path, destination: str | 
                  config: dict | None = None) -> dict:
     """Write the export folder (atomically: a crash leaves no half-written one)."""
     table_csv, results = Path(table_csv), Path(results)
-    artifacts = exported_artifacts(table_csv, results)
+    artifacts, empty = exported_artifacts(table_csv, results)
     with atomic_dir(destination) as tmp:
         tmp = Path(tmp)
         for kind, files in artifacts.items():
@@ -103,8 +113,8 @@ def export_table(table_csv: str | Path, results: str | Path, destination: str | 
         shutil.copyfile(table_csv, tmp / "table.csv")
         if config is not None:
             (tmp / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False))
-        (tmp / "README.md").write_text(dataset_card(title, table_csv.stem, artifacts))
-    return {kind: len(files) for kind, files in artifacts.items()}
+        (tmp / "README.md").write_text(dataset_card(title, table_csv.stem, artifacts, empty))
+    return {**{kind: len(files) for kind, files in artifacts.items()}, "empty_files": len(empty)}
 
 
 def main(argv: list[str]) -> int:
@@ -116,7 +126,9 @@ def main(argv: list[str]) -> int:
         print(f"error: no table at {table_csv}: build it first (snakemake {table_csv.stem})", file=sys.stderr)
         return 1
     counts = export_table(table_csv, table_csv.parent.parent, argv[1], table_csv.stem)
-    print(f"exported {sum(counts.values())} files to {argv[1]}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    empty = counts.pop("empty_files")
+    print(f"exported {sum(counts.values())} files to {argv[1]} ({empty} empty left out): "
+          + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 
