@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from alice_w2s.io import atomic_dir, manifest_path
@@ -49,8 +51,6 @@ def exported_artifacts(table_csv: str | Path, results: str | Path) -> tuple[dict
     """Per export config, the Parquet artifacts (relative to ``results``) behind the
     table, and the empty ones apart: the datasets library cannot read a split of
     no rows (e.g. a cascade slice the teacher gave no label)."""
-    import pyarrow.parquet as pq
-
     results = Path(results)
     sources = pd.read_csv(table_csv)["source"].tolist()
     chosen: dict[str, list[Path]] = {}
@@ -63,6 +63,13 @@ def exported_artifacts(table_csv: str | Path, results: str | Path) -> tuple[dict
             else:
                 chosen.setdefault(KINDS[relative.parts[0]], []).append(relative)
     return {kind: sorted(files) for kind, files in sorted(chosen.items())}, sorted(empty)
+
+
+def common_schema(tables: list[pa.Table]) -> pa.Schema:
+    """One schema for a config's splits, which the datasets library needs: a column
+    that is all null in one file (no summary written there) takes the type it has in
+    the others."""
+    return pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
 
 
 def dataset_card(title: str, table: str, artifacts: dict[str, list[Path]], empty: list[Path] = ()) -> str:
@@ -102,11 +109,13 @@ def export_table(table_csv: str | Path, results: str | Path, destination: str | 
     with atomic_dir(destination) as tmp:
         tmp = Path(tmp)
         for kind, files in artifacts.items():
-            for relative in files:
+            tables = [pq.read_table(results / relative) for relative in files]
+            schema = common_schema(tables)
+            for relative, table in zip(files, tables, strict=True):
                 inside = relative.relative_to(relative.parts[0])
                 target = tmp / kind / inside
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(results / relative, target)
+                pq.write_table(table.select(schema.names).cast(schema), target)
                 provenance = tmp / "provenance" / kind / inside.with_name(inside.name + ".manifest.json")
                 provenance.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(manifest_path(results / relative), provenance)
