@@ -113,6 +113,8 @@ rule export:
     params:
         results=lambda wc, input: os.path.dirname(os.path.dirname(input.table)),
         title=lambda wc: TABLES[wc.table].get("title", wc.table),
-        config=config,
+        # the config as given (not the commit the front page shows: it would rerun
+        # the export at every commit, and config.yaml would not load as a config)
+        config={k: v for k, v in config.items() if k != "_run"},
     script:
         "../workflow/scripts/export.py"

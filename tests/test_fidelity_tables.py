@@ -38,7 +38,10 @@ def test_export_of_a_table_not_built_stops_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: no table at {tmp_path / 'tables' / 'table9.csv'}: build it first (snakemake table9)"]
     assert not (tmp_path / "out").exists()
-    assert split_name(Path("labels/toy_math/synthesized/a+b~c@alice.c2.parquet")) == "toy_math_synthesized_a_b_c_alice_c2"
+    assert split_name(Path("labels/toy_math/synthesized/a+b~c@alice.c2.parquet")) == "toy_math_synthesized_a_and_b_to_c_by_alice_c2"
+    # a cascade and a multi-teacher key of the same models stay apart (both are in Table 2)
+    cascade, multi = (split_name(Path(f"labels/d/synthesized/{k}@alice.parquet")) for k in ("a~b~c", "a+b~c"))
+    assert cascade != multi
 
 
 def test_run_info_names_the_commit_and_the_config_files(tmp_path):

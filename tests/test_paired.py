@@ -58,6 +58,8 @@ def test_alice_is_compared_with_the_better_w2sg_row_and_its_ablation():
         _cell("w -> s", "Alice", "w~s@alice"),
         _cell("Ablation", "w/o Teacher's Uncertainty", "w~s@alice-no-unc"),
         _cell("Cascade", "Alice", "w~m~s@alice"),  # no W2SG row in its block, no ablation: no comparison
+        # another student in the same block is not Alice's baseline, however good
+        _cell("w -> s", "Original W2SG (Q-CoT-A), other student", "w~t@w2s-cot"),
     ]
     ids = [f"q{i}" for i in range(10)]
     correct = {
@@ -66,6 +68,7 @@ def test_alice_is_compared_with_the_better_w2sg_row_and_its_ablation():
         "w~s@alice": [1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
         "w~s@alice-no-unc": [1, 1, 1, 1, 0, 0, 0, 0, 0, 0],
         "w~m~s@alice": [1] * 10,
+        "w~t@w2s-cot": [1] * 10,
     }
     frames = {m: pd.DataFrame({"id": ids[::-1], "correct": v[::-1]}) for m, v in correct.items()}  # any item order
     accuracy = {m: float(np.mean(v)) for m, v in correct.items()}

@@ -41,10 +41,18 @@ ABOUT = {
 }
 
 
+# Model-key separators as words, so that a cascade (a~b~c) and a multi-teacher key
+# (a+b~c) do not map to one split name
+SEPARATOR_WORDS = {"~": "_to_", "+": "_and_", "@": "_by_"}
+
+
 def split_name(relative: Path) -> str:
     """A split name the datasets library accepts (word characters) for a file
     ``<folder>/<dataset>/<...>.parquet`` of the results."""
-    return re.sub(r"\W+", "_", str(relative.with_suffix("")).split("/", 1)[1]).strip("_")
+    name = str(relative.with_suffix("")).split("/", 1)[1]
+    for separator, word in SEPARATOR_WORDS.items():
+        name = name.replace(separator, word)
+    return re.sub(r"\W+", "_", name).strip("_")
 
 
 def exported_artifacts(table_csv: str | Path, results: str | Path) -> tuple[dict[str, list[Path]], list[Path]]:
@@ -72,7 +80,9 @@ def common_schema(tables: list[pa.Table]) -> pa.Schema:
     return pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
 
 
-def dataset_card(title: str, table: str, artifacts: dict[str, list[Path]], empty: list[Path] = ()) -> str:
+def dataset_card(
+    title: str, table: str, artifacts: dict[str, list[Path]], empty: list[Path] = (), with_config: bool = True
+) -> str:
     """README.md of the export: the YAML header the Hub reads (configs and their
     data files) and what each config holds."""
     configs = []
@@ -92,7 +102,8 @@ def dataset_card(title: str, table: str, artifacts: dict[str, list[Path]], empty
         lines += ["", "Behind the table but empty (no rows, so no split): " + ", ".join(f"`{f}`" for f in empty) + "."]
     lines += [
         "", "Provenance: `provenance/` holds each file's manifest (the settings, inputs, counts, versions "
-        "and host of the job that made it), `config.yaml` the run's config, `table.csv` the table.", "",
+        "and host of the job that made it), " + ("`config.yaml` the run's config, " if with_config else "")
+        + "`table.csv` the table.", "",
         "```python",
         "from datasets import load_dataset",
         f"load_dataset(\"<this repo>\", \"{next(iter(artifacts), 'training_sets')}\")",
@@ -122,7 +133,7 @@ def export_table(table_csv: str | Path, results: str | Path, destination: str | 
         shutil.copyfile(table_csv, tmp / "table.csv")
         if config is not None:
             (tmp / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False))
-        (tmp / "README.md").write_text(dataset_card(title, table_csv.stem, artifacts, empty))
+        (tmp / "README.md").write_text(dataset_card(title, table_csv.stem, artifacts, empty, config is not None))
     return {**{kind: len(files) for kind, files in artifacts.items()}, "empty_files": len(empty)}
 
 

@@ -3,7 +3,8 @@ accuracy with a paired-bootstrap interval, and McNemar's exact test on the items
 where exactly one of the two is right.
 
 A table compares, in each block and dataset, every Alice row with the better of
-its block's original-W2SG rows (Q-A, Q-CoT-A) and with its own ablation without
+its block's original-W2SG rows (Q-A, Q-CoT-A) of the same student and first
+teacher, and with its own ablation without
 the teacher's uncertainty (the same chain ``@alice-no-unc``, anywhere in the
 table), when those rows exist.
 """
@@ -75,8 +76,10 @@ def planned_pairs(cells: list[dict]) -> list[tuple[dict, dict, str]]:
         if key.recipe != "alice":
             continue
         for other in cells:
+            theirs = parse_key(other["model"])
+            same_pair = (theirs.name, theirs.first_teachers) == (key.name, key.first_teachers)
             if (other["block"], other["dataset"]) == (cell["block"], cell["dataset"]) and \
-                    parse_key(other["model"]).recipe in W2S_METHODS:
+                    theirs.recipe in W2S_METHODS and same_pair:
                 pairs.append((cell, other, "w2s"))
         ablation_key = str(dataclasses.replace(key, recipe="alice-no-unc"))
         ablation = by_model.get((cell["dataset"], ablation_key))

@@ -77,9 +77,10 @@ def sft_gpu_memory(size_b: float, recipe: dict, gpus: int) -> Estimate:
         activations = tokens * (2 * hl + 34 * math.sqrt(128 * hl))
     else:
         activations = tokens * 34 * hl  # ~34 bytes per token per hidden unit and layer, bf16
-    # fp32 logits and their gradient, on response positions only (backends/sft.py's
-    # response_only_loss): a response is cut to max_length tokens
-    logits = recipe["per_device_batch_size"] * recipe["max_length"] * VOCAB * 8
+    # fp32 logits and their gradient. The loss computes them only where some row of
+    # the batch has a response token (backends/sft.py, response_only_loss), but with
+    # prompts of different lengths those positions can span the whole padded sequence.
+    logits = tokens * VOCAB * 8
     return Estimate({label: states / GIB, "activations": activations / GIB, "logits": logits / GIB, "overhead": CUDA_OVERHEAD_GB})
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from alice_w2s.backends.sft import CURVE_FILE
+# Written by every SFT job into its model folder (backends/sft.py): one row per optimizer step.
+CURVE_FILE = "training_curve.csv"
+CURVE_COLUMNS = ("step", "epoch", "loss", "learning_rate", "grad_norm")
 
 
 def read_curves(model_dirs: list[str | Path]) -> tuple[dict[tuple[str, str], pd.DataFrame], list[str]]:

@@ -28,11 +28,9 @@ import torch
 from alice_w2s.chat import render_chat
 from alice_w2s.io import atomic_dir
 from alice_w2s.schema_defaults import section_defaults
+from alice_w2s.training_curves import CURVE_COLUMNS, CURVE_FILE
 
 IGNORE_INDEX = -100  # label value ignored by the causal-LM cross-entropy
-# Written into every trained model folder: one row per optimizer step.
-CURVE_FILE = "training_curve.csv"
-CURVE_COLUMNS = ("step", "epoch", "loss", "learning_rate", "grad_norm")
 SHARDING = ("full_shard", "shard_grad_op", "none")
 
 
@@ -432,6 +430,12 @@ def train_sft(
             label_names=["labels"],  # peft-wrapped models hide the signature Trainer inspects
             train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         )
+        if processes == 1 and args.n_gpu > 1:
+            # One process trains on one GPU. Trainer would wrap the model in
+            # DataParallel over every visible GPU, which splits logits_to_keep with the
+            # batch and multiplies the effective batch; several GPUs go through
+            # accelerate launch (processes > 1). GPU-only: not run here.
+            args._n_gpu = 1
         trainer = ResponseLogitsTrainer(
             model=model,
             args=args,
@@ -481,7 +485,7 @@ def train_sft(
         "sharding": ("fsdp-" + recipe.sharding) if sharded else "none",
         "gradient_checkpointing": recipe.gradient_checkpointing,
         "group_by_length": recipe.group_by_length,
-        "loss_logits": "response positions",
+        "loss_logits": "response positions" if _takes_logits_to_keep(model) else "all positions (no logits_to_keep)",
         "padding_share": round(collator.padding_share, 4),
         "seconds": round(time.perf_counter() - started, 3),
         "trainable_params": int(trainable_params),
