@@ -255,7 +255,10 @@ def _takes_logits_to_keep(model: Any) -> bool:
 
 
 def response_only_loss(
-    model: Any, inputs: Mapping[str, torch.Tensor], num_items_in_batch: torch.Tensor | int | None = None
+    model: Any,
+    inputs: Mapping[str, torch.Tensor],
+    num_items_in_batch: torch.Tensor | int | None = None,
+    keep_logits: bool | None = None,
 ) -> tuple[torch.Tensor, Any]:
     """The causal-LM loss on response tokens, with logits computed only where a
     response token is predicted (``logits_to_keep``), not over the whole padded
@@ -263,10 +266,14 @@ def response_only_loss(
     logits. The same value as the model's own loss: a sum of token cross-entropies
     over ``num_items_in_batch`` (the accumulated batch's response tokens, as
     Trainer counts them), or their mean over this batch when it is None.
-    The model's own forward is called, so FSDP and peft wrapping apply as usual."""
+    The model's own forward is called, so FSDP and peft wrapping apply as usual.
+    ``keep_logits``: whether the model takes ``logits_to_keep`` (None: look it up;
+    a training loop passes what it found once)."""
     labels = inputs["labels"]
     positions = response_positions(labels)
-    if _takes_logits_to_keep(model):
+    if keep_logits is None:
+        keep_logits = _takes_logits_to_keep(model)
+    if keep_logits:
         outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=positions)
         logits = outputs.logits.float()
     else:  # an architecture without it: the same loss from the full logits
@@ -325,7 +332,7 @@ def train_sft(
         """Trainer whose loss computes logits on response positions only."""
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            loss, outputs = response_only_loss(model, inputs, num_items_in_batch)
+            loss, outputs = response_only_loss(model, inputs, num_items_in_batch, keep_logits)
             # Normalised over the accumulated batch when Trainer counted it, else a
             # per-batch mean that Trainer divides by the accumulation steps.
             self.loss_is_scaled_for_ga = num_items_in_batch is not None
@@ -404,6 +411,7 @@ def train_sft(
         memory_args = {"gradient_checkpointing": recipe.gradient_checkpointing}
         if recipe.gradient_checkpointing:
             memory_args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}  # works with LoRA's frozen inputs
+    keep_logits = _takes_logits_to_keep(model)  # looked up once, not at every step
     peak_lr = PeakLearningRate()
     curve = Curve()
     collator = _PadCollator(pad_id)
@@ -485,7 +493,7 @@ def train_sft(
         "sharding": ("fsdp-" + recipe.sharding) if sharded else "none",
         "gradient_checkpointing": recipe.gradient_checkpointing,
         "group_by_length": recipe.group_by_length,
-        "loss_logits": "response positions" if _takes_logits_to_keep(model) else "all positions (no logits_to_keep)",
+        "loss_logits": "response positions" if keep_logits else "all positions (no logits_to_keep)",
         "padding_share": round(collator.padding_share, 4),
         "seconds": round(time.perf_counter() - started, 3),
         "trainable_params": int(trainable_params),
