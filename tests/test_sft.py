@@ -464,3 +464,24 @@ def test_group_by_length_pads_less_with_the_same_steps(tiny_model: Path, tmp_pat
     assert stats[True]["group_by_length"] and not stats[False]["group_by_length"]
     assert stats[True]["padding_share"] < 0.75 * stats[False]["padding_share"], stats  # measured 0.25 vs 0.40
     assert stats[True]["loss_logits"] == "response positions"
+
+
+@pytest.mark.parametrize(
+    ("user_setting", "expected"),
+    [({}, "expandable_segments:True"),
+     ({"PYTORCH_CUDA_ALLOC_CONF": "max_split_size_mb:128"}, "max_split_size_mb:128"),
+     ({"PYTORCH_ALLOC_CONF": "max_split_size_mb:64"}, None)],
+)
+def test_fine_tune_sets_the_cuda_allocator_for_its_processes_unless_the_user_did(tmp_path: Path, monkeypatch, user_setting, expected) -> None:
+    from alice_w2s.backends import sft
+
+    for name in ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in user_setting.items():
+        monkeypatch.setenv(name, value)
+    seen = []
+    # what the training (and the processes accelerate launch starts) inherits
+    monkeypatch.setattr(sft, "train_sft_launched", lambda *a, **k: seen.append(os.environ.get("PYTORCH_CUDA_ALLOC_CONF")))
+    settings = {"min_examples": 1, "effective_batch_size": 8, "per_device_batch_size": 4}
+    sft.fine_tune(_labels("#### 1"), "base", tmp_path / "out", settings, 0, 2, "labels.parquet")
+    assert seen == [expected]

@@ -33,6 +33,14 @@ EMBED_PER_CPU_S = 20
 EMBED_PER_GPU_S = 2000
 RESPONSE_BYTES = 4096  # a stored response (512 tokens ~ 2 KB of text) plus its embedding and pandas overhead
 PROMPT_TOKENS = 256  # a question and its template, at least
+# Activation bytes per token, hidden unit and layer of a fine-tuning job under bf16
+# autocast over fp32 master weights. Measured on an H200 (benchmarks/gpu_sft_memory.py,
+# README "Verified on a GPU"): ~85 without checkpointing on Qwen2.5-0.5B (norms and
+# the residual stream run in fp32, the MLP is 5.4x the width), where the rule of
+# thumb for pure bf16 says 34; rounded up. With checkpointing each layer keeps its
+# fp32 input.
+ACTIVATION_BYTES = 96
+CHECKPOINTED_INPUT_BYTES = 4
 
 
 def width_depth(size_b: float) -> float:
@@ -73,10 +81,10 @@ def sft_gpu_memory(size_b: float, recipe: dict, gpus: int) -> Estimate:
     tokens = recipe["per_device_batch_size"] * 2 * recipe["max_length"]
     hl = width_depth(size_b)
     if recipe["gradient_checkpointing"]:
-        # each layer's bf16 input is kept, one layer (width ~ sqrt(128 hl)) is recomputed at a time
-        activations = tokens * (2 * hl + 34 * math.sqrt(128 * hl))
+        # each layer's input is kept, one layer (width ~ sqrt(128 hl)) is recomputed at a time
+        activations = tokens * (CHECKPOINTED_INPUT_BYTES * hl + ACTIVATION_BYTES * math.sqrt(128 * hl))
     else:
-        activations = tokens * 34 * hl  # ~34 bytes per token per hidden unit and layer, bf16
+        activations = tokens * ACTIVATION_BYTES * hl
     # fp32 logits and their gradient. The loss computes them only where some row of
     # the batch has a response token (backends/sft.py, response_only_loss), but with
     # prompts of different lengths those positions can span the whole padded sequence.
