@@ -22,7 +22,7 @@ token ids are drawn below its vocabulary, so the model's own vocabulary size
 (Qwen2.5's 152k) sets the logits' size. Needs a GPU except with --tiny. Each case's
 CUDA allocator is its own (``PYTORCH_CUDA_ALLOC_CONF``, "-expandable" cases), since
 train_sft is called directly, not through the SFT job that sets it.
-The one run so far (one H200, 2026-11-29): benchmarks/results/gpu_sft_memory-h200-2026-11-29.jsonl,
+The one run so far (one H200, 2026-11-29): benchmarks/measurements/gpu_sft_memory-h200-2026-11-29.jsonl,
 README "Verified on a GPU".
 """
 

@@ -181,7 +181,7 @@ def test_the_generating_stages_are_the_rules_that_generate():
     assert set(re.findall(r'generation_params\("(\w+)"', rules)) == set(GENERATING_STAGES)
 
 
-MEASURED = ROOT / "benchmarks" / "results" / "gpu_sft_memory-h200-2026-11-29.jsonl"
+MEASURED = ROOT / "benchmarks" / "measurements" / "gpu_sft_memory-h200-2026-11-29.jsonl"
 
 
 def test_sft_estimate_covers_the_peaks_measured_on_a_gpu():
