@@ -54,16 +54,9 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 
 
 def planned_jobs(dry_run_output: str) -> list[dict]:
-    """Every job a dry run plans: rule, inputs, outputs and wildcards."""
-    jobs = []
-    for block in re.split(r"\n(?=rule \w+:)", dry_run_output):
-        rule = re.match(r"rule (\w+):", block)
-        if not rule:
-            continue
-        fields = {}
-        for name in ("input", "output", "wildcards"):
-            found = re.search(rf"^\s+{name}: (.*)$", block, re.MULTILINE)
-            fields[name] = [part.strip() for part in found[1].split(", ")] if found else []
-        wildcards = dict(part.split("=", 1) for part in fields["wildcards"])
-        jobs.append({"rule": rule[1], "input": fields["input"], "output": fields["output"], "wildcards": wildcards})
-    return jobs
+    """Every job a dry run plans: rule, inputs, outputs, wildcards and resources."""
+    import dataclasses
+
+    from alice_w2s.cost import planned_jobs as parse
+
+    return [dataclasses.asdict(job) for job in parse(dry_run_output)]
