@@ -35,6 +35,17 @@ class ScriptedGenerator:
         pass
 
 
+# Tokens a user's shell may hold while a run goes on; tests/test_secrets.py checks
+# that none reaches a param, manifest, log or Snakemake record of the shared run.
+RUN_SECRETS = {
+    "HF_TOKEN": "hf_NotARealToken4a1c9e2b7d",
+    "HUGGING_FACE_HUB_TOKEN": "hf_NotARealToken5f3e8a0c6b",
+    "WANDB_API_KEY": "wandb-not-a-real-key-9d2f71c0",
+    "MLFLOW_TRACKING_TOKEN": "mlflow-not-a-real-token-3b8e",
+    "MLFLOW_TRACKING_PASSWORD": "mlflow-not-a-real-password-6a1d",
+}
+
+
 @pytest.fixture(scope="session")
 def embedded_run(tmp_path_factory):
     """Table 3 of the embedded default (direct and cascade, original W2SG and Alice,
@@ -44,7 +55,7 @@ def embedded_run(tmp_path_factory):
     from snakemake_runner import copy_checkout, snakemake
 
     checkout = copy_checkout(tmp_path_factory.mktemp("checkout"))
-    result = snakemake(checkout, "--cores", "2", "table3", timeout=1800, checkout=checkout)
+    result = snakemake(checkout, "--cores", "2", "table3", timeout=1800, checkout=checkout, env=RUN_SECRETS)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return checkout
 

@@ -12,12 +12,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900, checkout: Path = ROOT) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: int = 900, checkout: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the Snakefile of ``checkout`` (this repository, or a copy) in ``workdir``.
     Without a ``--configfile`` in ``args`` it runs the tiny models' grid
     (``config/toy.yaml``), the test suite's fast fixture; the embedded default
-    (``config/config.yaml``, SmolLM2 on CPU) is run by name where a test means it."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    (``config/config.yaml``, SmolLM2 on CPU) is run by name where a test means it.
+    ``env`` adds environment variables to the run's."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
     if "--configfile" not in args:
         args = (*args, "--configfile", str(checkout / "config" / "toy.yaml"))
     command = [sys.executable, "-m", "snakemake", "-s", str(checkout / "Snakefile"), "-d", str(workdir), *args]
