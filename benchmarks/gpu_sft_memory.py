@@ -23,7 +23,7 @@ token ids are drawn below its vocabulary, so the model's own vocabulary size
 CUDA allocator is its own (``PYTORCH_CUDA_ALLOC_CONF``, "-expandable" cases), since
 train_sft is called directly, not through the SFT job that sets it.
 The one run so far (one H200, 2026-11-29): benchmarks/measurements/gpu_sft_memory-h200-2026-11-29.jsonl,
-README "Verified on a GPU".
+docs/gpu-and-slurm.md "Verified on a GPU".
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ tokens: vLLM counts what it generated), and their ratio. The copies get seeds
 seed+i, which is what vLLM V1 gives the i-th child of an n=K request
 (vllm/v1/engine/parallel_sampling.py): both ways then draw the same tokens.
 
-Finding (README "Benchmarks"): no gain. vLLM V1 expands an n=K request into K child
+Finding (docs/benchmarks.md): no gain. vLLM V1 expands an n=K request into K child
 requests before the engine, and prefix caching (on by default) shares the prompt's
 KV cache between copies as between children, so the engine does the same work.
 """

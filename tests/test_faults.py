@@ -395,8 +395,7 @@ def test_killed_snakemake_recovers_with_the_readme_commands(killed_and_resumed):
     assert found["eval_stats"]["shards_reused"] == left
     assert found["same"]["eval"], "the recovered evaluation differs from an uninterrupted run's"
     assert found["shard_dirs"] == [], "shards must not outlive a finished output"
-    readme = (ROOT / "README.md").read_text()
-    assert ".venv/bin/snakemake --unlock" in readme
+    assert ".venv/bin/snakemake --unlock" in (ROOT / "docs" / "failures.md").read_text()
 
 
 def _one_error_line(result) -> str:

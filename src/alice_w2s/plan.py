@@ -282,7 +282,7 @@ def block_rows(block: dict) -> list[dict]:
 
     In a cascade block the original-W2SG rows are weak -> strong directly unless the
     block sets ``w2s_baseline: cascade``: the paper's Table 1 cascade W2SG numbers
-    differ from its Table 3 cascaded W2SG while its Alice numbers match (README)."""
+    differ from its Table 3 cascaded W2SG while its Alice numbers match (docs/how-it-works.md "Tables")."""
     if "rows" in block:
         return [dict(row) for row in block["rows"]]
     chain = block["chain"]

@@ -35,7 +35,7 @@ RESPONSE_BYTES = 4096  # a stored response (512 tokens ~ 2 KB of text) plus its 
 PROMPT_TOKENS = 256  # a question and its template, at least
 # Activation bytes per token, hidden unit and layer of a fine-tuning job under bf16
 # autocast over fp32 master weights. Measured on an H200 (benchmarks/gpu_sft_memory.py,
-# README "Verified on a GPU"): ~85 without checkpointing on Qwen2.5-0.5B (norms and
+# docs/gpu-and-slurm.md "Verified on a GPU"): ~85 without checkpointing on Qwen2.5-0.5B (norms and
 # the residual stream run in fp32, the MLP is 5.4x the width), where the rule of
 # thumb for pure bf16 says 34; rounded up. With checkpointing each layer keeps its
 # fp32 input.

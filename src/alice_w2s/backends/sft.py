@@ -511,7 +511,7 @@ def prefer_expandable_segments() -> None:
     """Have PyTorch's CUDA allocator grow segments instead of caching fixed blocks, in
     this process and the training processes it starts, unless the user set the
     allocator. Batches of different lengths fragment the default allocator: measured
-    on an H200 (benchmarks/gpu_sft_memory.py, README "Verified on a GPU"), a Qwen2.5-1.5B
+    on an H200 (benchmarks/gpu_sft_memory.py, docs/gpu-and-slurm.md "Verified on a GPU"), a Qwen2.5-1.5B
     LoRA job reserved 36.7 GiB for 18.7 allocated, and stalls of ~2 s (the allocator
     freeing its cache and retrying) took half the training time of a 0.5B job; with
     expandable segments 21.4 GiB and no stalls. No effect without a GPU."""
