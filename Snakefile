@@ -29,6 +29,16 @@ rule embedded_models:
         embedded_model_dirs(),
 
 
+# Optional experiment tracking (config `tracking`): when a run ends, the Snakemake
+# process logs the jobs that finished from their manifests; it never fails the run.
+onsuccess:
+    track(config)
+
+
+onerror:
+    track(config)
+
+
 # Every script rule's `code` param, in one place: a hash of its script's normalised
 # code and of the package modules the script runs (alice_w2s.fingerprint). With
 # Snakemake's mtime-based code trigger off (profiles/), this decides code reruns.

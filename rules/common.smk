@@ -10,6 +10,7 @@ from alice_w2s.datasets.registry import get_spec
 from alice_w2s.preflight import preflight_or_exit
 from alice_w2s.provenance import run_info
 from alice_w2s.fingerprint import code_fingerprint, file_digest
+from alice_w2s.tracking import track
 from alice_w2s import model_sources
 from importlib import metadata
 

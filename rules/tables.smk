@@ -114,7 +114,8 @@ rule export:
         results=lambda wc, input: os.path.dirname(os.path.dirname(input.table)),
         title=lambda wc: TABLES[wc.table].get("title", wc.table),
         # the config as given (not the commit the front page shows: it would rerun
-        # the export at every commit, and config.yaml would not load as a config)
-        config={k: v for k, v in config.items() if k != "_run"},
+        # the export at every commit, and config.yaml would not load as a config;
+        # nor the tracking store, whose URI is no part of the data and may hold a login)
+        config={k: v for k, v in config.items() if k not in ("_run", "tracking")},
     script:
         "../workflow/scripts/export.py"
