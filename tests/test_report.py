@@ -25,6 +25,10 @@ def test_stage_statistics_follow_the_lineage_below_a_table(tmp_path):
     row = frames["Clusters"].iloc[0]
     assert row["single_cluster_share"] == 0.4 and row["no_cluster_share"] == 0.1
     assert "per_class" not in frames["Evaluation"]  # nested stats stay in the manifest
+    times = report.time_per_stage(frames).set_index("stage")
+    assert list(times.index) == ["Clusters", "Evaluation", "total"]
+    assert times.loc["total", "artifacts"] == 2 and times.loc["total", "job_hours"] == round(2 / 3600, 3)
+    assert times.loc["Clusters", "longest_job_minutes"] == round(1 / 60, 1)
     settings = report.settings_frame(manifests, "results")
     page = report.to_html("Settings", "intro", {"Evaluation": settings.drop(columns="stage")})
     assert "max_new_tokens" in page and page.startswith("<!DOCTYPE html>") and page.endswith("</html>")

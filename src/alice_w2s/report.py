@@ -56,6 +56,21 @@ def stage_frames(manifests: dict[str, dict], results: str) -> dict[str, pd.DataF
     }
 
 
+def time_per_stage(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per stage, in pipeline order: its artifacts and the hours their jobs took
+    (wall-clock from the manifests; a job with several outputs counts once per output)."""
+    rows = []
+    for stage, frame in stages.items():
+        seconds = pd.to_numeric(frame["wall_seconds"], errors="coerce")
+        rows.append({"stage": stage, "artifacts": len(frame), "seconds": seconds.sum(), "longest": seconds.max()})
+    rows.append({"stage": "total", "artifacts": sum(r["artifacts"] for r in rows),
+                 "seconds": sum(r["seconds"] for r in rows), "longest": None})
+    frame = pd.DataFrame(rows)
+    frame["job_hours"] = (frame.pop("seconds") / 3600).round(3)
+    frame["longest_job_minutes"] = (pd.to_numeric(frame.pop("longest")) / 60).round(1)
+    return frame
+
+
 def settings_frame(manifests: dict[str, dict], results: str) -> pd.DataFrame:
     """One row per artifact: its stage and every setting its job ran with."""
     return pd.DataFrame(

@@ -8,7 +8,7 @@ import pandas as pd
 
 from alice_w2s.io import atomic_path
 from alice_w2s.provenance import lineage
-from alice_w2s.report import settings_frame, stage_frames, to_html
+from alice_w2s.report import settings_frame, stage_frames, time_per_stage, to_html
 from alice_w2s.runner import run_stage
 from alice_w2s.training_curves import plot_curves, read_curves
 
@@ -20,8 +20,10 @@ def main(smk):
     stages = stage_frames(manifests, results)
     table = Path(smk.input.table).stem
     with atomic_path(smk.output.stages, ".html") as tmp:
-        intro = f"What each job counted, per stage, for every artifact behind {table}."
-        tmp.write_text(to_html(f"Run statistics: {table}", intro, stages))
+        intro = (f"What each job counted, per stage, for every artifact behind {table}, and the time "
+                 "its jobs took (wall-clock hours from the manifests; `python -m alice_w2s.cost` gives the "
+                 "GPU-hours requested).")
+        tmp.write_text(to_html(f"Run statistics: {table}", intro, {"Time per stage": time_per_stage(stages), **stages}))
     settings = settings_frame(manifests, results)
     by_stage = {stage: group.drop(columns="stage") for stage, group in settings.groupby("stage", sort=False)}
     with atomic_path(smk.output.settings, ".html") as tmp:
