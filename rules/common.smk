@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from alice_w2s import plan
-from alice_w2s.config import ConfigError, load_schema, model_gpus, resolve_config, stage_engine, validate
+from alice_w2s.config import ConfigError, check_prompt_overrides, load_schema, model_gpus, resolve_config, stage_engine, validate
 from alice_w2s.config import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.preflight import preflight_or_exit
@@ -123,6 +123,10 @@ PROMPT_DIR_PARAM = (
     config["prompts"]["directory"] if os.path.isabs(config["prompts"]["directory"]) else os.path.relpath(PROMPT_DIR)
 )
 PACKAGE_DIR = os.path.join(workflow.basedir, "src", "alice_w2s")
+try:
+    check_prompt_overrides(PROMPT_DIR, config["prompts"]["overrides"])
+except ConfigError as err:
+    sys.exit(f"error: {err}")
 
 
 # The templates the embedded models' tokenizer and warm-up text are rendered with.

@@ -105,6 +105,21 @@ def resolve_config(config: dict, configfiles: list, default_path: str | Path) ->
     return config
 
 
+def check_prompt_overrides(directory: str | Path, overrides: dict[str, str]) -> None:
+    """Every ``prompts.overrides`` entry must name a template of the prompt folder
+    (e.g. ``summarize/number.txt``) and point at a file: an entry for a template that
+    does not exist (a typo, or a name an older release used) would otherwise be
+    ignored without a word."""
+    directory = Path(directory)
+    known = sorted(str(p.relative_to(directory)) for p in directory.rglob("*.txt"))
+    for name, path in sorted(overrides.items()):
+        if name not in known:
+            raise ConfigError(f"config key prompts.overrides.{name}: no such template in {directory}; "
+                              f"the templates: {', '.join(known)}")
+        if not Path(path).is_file():
+            raise ConfigError(f"config key prompts.overrides.{name}: {path} is not a file")
+
+
 def _raise_first(errors, prefix: str = "") -> None:
     errors = sorted(errors, key=lambda e: list(e.absolute_path))
     if errors:
