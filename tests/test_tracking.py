@@ -46,7 +46,13 @@ def test_a_finished_run_logged_and_read_back(embedded_run, tmp_path):
     assert run.data.metrics["accuracy"] == pytest.approx(recorded["stats"]["accuracy"])
     assert run.data.params["code"] == recorded["params"]["code"]
     assert run.data.tags["alice.stage"] == "eval" and run.data.tags["alice.key"] in run.info.run_name
-    assert "table3" in run.data.tags["alice.tables"].split(",")
+    tables = {p.stem: {r[c] for r in csv.DictReader(p.open()) for c in ("model", "weak", "strong")}
+              for p in (results / "tables").glob("*.csv") if not p.name.endswith(".comparisons.csv")}
+    key = run.data.tags["alice.key"]
+    assert run.data.tags["alice.tables"].split(",") == sorted(t for t, keys in tables.items() if key in keys) != []
+    # a cascade link's model keeps the dot of its key (w~m~s@alice.c2)
+    link = next(p for p in (results / "models").glob("*/*") if ".c" in p.name.rsplit("@", 1)[-1])
+    assert runs[str(link.relative_to(results))].data.tags["alice.key"] == link.name
 
     # a fine-tuned model: its training curve step by step
     model = next(p.parent for p in manifests if p.name == "alice_manifest.json" and (p.parent / "training_curve.csv").is_file())

@@ -107,6 +107,16 @@ def _curve(folder: Path) -> list[tuple[str, float, int]]:
     return points
 
 
+def _model_key(parts: tuple[str, ...]) -> str:
+    """The model key of a fine-tuned model's folder, evaluation or label-quality file
+    (a key may hold dots: ``w~s@alice.c2``); "" for other artifacts."""
+    if parts[0] == "models" and len(parts) == 3:
+        return parts[2]
+    if parts[0] in ("eval", "label_quality") and len(parts) == 3:
+        return re.sub(r"\.(json|parquet)$", "", parts[2])
+    return ""
+
+
 def log_finished_jobs(results: Path, settings: dict) -> int:
     """Log every manifest under ``results`` not logged before; the number logged."""
     from mlflow.entities import Metric, Param, RunTag
@@ -120,8 +130,10 @@ def log_finished_jobs(results: Path, settings: dict) -> int:
     tables = _tables(results)
     feeds: dict[str, set[str]] = {}  # model key -> tables with a cell of it
     for table, rows in tables.items():
-        for row in rows:
-            feeds.setdefault(row["model"], set()).add(table)
+        for row in rows:  # a cell's model and the Weak and Strong its PGR uses
+            for column in ("model", "weak", "strong"):
+                if row.get(column):
+                    feeds.setdefault(row[column], set()).add(table)
     logged = 0
     for path in _manifests(results):
         relative = str(path.relative_to(results))
@@ -131,7 +143,7 @@ def log_finished_jobs(results: Path, settings: dict) -> int:
             continue
         artifact = Path(path.parent if path.name == "alice_manifest.json" else str(path)[: -len(".manifest.json")])
         parts = artifact.relative_to(results).parts
-        key = Path(parts[-1]).stem if parts[0] in ("models", "eval", "label_quality") else ""
+        key = _model_key(parts)
         tags = {"alice.stage": parts[0], "alice.artifact": str(artifact.relative_to(results)),
                 "alice.finished_at": str(stamp), "alice.host": str(manifest.get("host"))}
         if len(parts) > 2:
