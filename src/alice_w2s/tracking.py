@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-BACKENDS = ("none", "mlflow")
 LEDGER = "logs/tracking_ledger.json"
 BATCH = 100  # MLflow takes at most 100 params (and 1000 metrics) per log_batch call
 MAX_PARAM_CHARS = 500
@@ -74,9 +73,13 @@ def _manifests(results: Path) -> Iterator[Path]:
     yield from sorted(p for p in found if ".snakemake" not in p.parts and "export" not in p.relative_to(results).parts[:1])
 
 
+def _rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_text().splitlines()))
+
+
 def _tables(results: Path) -> dict[str, list[dict[str, str]]]:
     """Each built table's rows (tables/<name>.csv)."""
-    return {p.stem: list(csv.DictReader(p.open())) for p in sorted((results / "tables").glob("*.csv"))
+    return {p.stem: _rows(p) for p in sorted((results / "tables").glob("*.csv"))
             if not p.name.endswith(".comparisons.csv")}
 
 
@@ -99,7 +102,7 @@ def _curve(folder: Path) -> list[tuple[str, float, int]]:
     if not path.is_file():
         return []
     points = []
-    for row in csv.DictReader(path.open()):
+    for row in _rows(path):
         step = int(float(row["step"]))
         for column in ("loss", "learning_rate", "grad_norm"):
             if row.get(column) not in (None, ""):
