@@ -512,9 +512,9 @@ def prefer_expandable_segments() -> None:
     this process and the training processes it starts, unless the user set the
     allocator. Batches of different lengths fragment the default allocator: measured
     on an H200 (benchmarks/gpu_sft_memory.py, docs/gpu-and-slurm.md "Verified on a GPU"), a Qwen2.5-1.5B
-    LoRA job reserved 36.7 GiB for 18.7 allocated, and stalls of ~2 s (the allocator
-    freeing its cache and retrying) took half the training time of a 0.5B job; with
-    expandable segments 21.4 GiB and no stalls. No effect without a GPU."""
+    LoRA job reserved 36.7 GiB for 18.7 allocated, and stalls of ~2 s (most likely the
+    allocator freeing its cache and retrying; not profiled) took half the training time
+    of a 0.5B job; with expandable segments 21.4 GiB and no stalls. No effect without a GPU."""
     if "PYTORCH_ALLOC_CONF" not in os.environ:  # the newer name, read first by torch >= 2.9
         os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", EXPANDABLE_SEGMENTS)
 
