@@ -9,12 +9,10 @@ import csv
 import json
 
 import pytest
+from mlflow.tracking import MlflowClient  # a dependency of the package: never skipped
 from snakemake_runner import snakemake
 
 from alice_w2s import tracking
-
-mlflow = pytest.importorskip("mlflow")
-from mlflow.tracking import MlflowClient  # noqa: E402
 
 
 def _runs(uri: str, experiment: str) -> dict[str, object]:

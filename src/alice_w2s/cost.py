@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from alice_w2s.io import manifest_path
+
 COLUMNS = [
     "rule", "jobs", "gpu_jobs", "gpus_per_job", "requested_gpu_hours",
     "to_run_gpu_jobs", "to_run_requested_gpu_hours", "finished_gpu_jobs", "measured_gpu_hours",
@@ -79,12 +81,10 @@ def planned_jobs(dry_run_output: str) -> list[Job]:
 
 
 def measured_seconds(job: Job, workdir: Path) -> float | None:
-    """Wall-clock seconds of a finished job, from its first output's manifest
-    (a folder's ``alice_manifest.json``, a file's ``<file>.manifest.json``)."""
+    """Wall-clock seconds of a finished job, from its first output's manifest."""
     if not job.output:
         return None
-    output = workdir / job.output[0]
-    manifest = output / "alice_manifest.json" if output.is_dir() else Path(f"{output}.manifest.json")
+    manifest = manifest_path(workdir / job.output[0])
     if not manifest.is_file():
         return None
     seconds = json.loads(manifest.read_text()).get("wall_seconds")
