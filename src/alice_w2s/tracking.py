@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-LEDGER = "logs/tracking_ledger.json"
+LEDGER = "logs/tracking_ledger.jsonl"  # one line per logged artifact, appended
 BATCH = 100  # MLflow takes at most 100 params (and 1000 metrics) per log_batch call
 MAX_PARAM_CHARS = 500
 
@@ -122,14 +122,14 @@ def _model_key(parts: tuple[str, ...]) -> str:
 
 def log_finished_jobs(results: Path, settings: dict) -> int:
     """Log every manifest under ``results`` not logged before; the number logged."""
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=store_uri(settings, results))
     experiment = client.get_experiment_by_name(settings["experiment"])
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(settings["experiment"])
     ledger_path = results / LEDGER
-    ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else {}
+    ledger = _read_ledger(ledger_path)
     tables = _tables(results)
     feeds: dict[str, set[str]] = {}  # model key -> tables with a cell of it
     for table, rows in tables.items():
@@ -145,17 +145,17 @@ def log_finished_jobs(results: Path, settings: dict) -> int:
         if ledger.get(relative) == stamp:
             continue
         artifact = Path(path.parent if path.name == "alice_manifest.json" else str(path)[: -len(".manifest.json")])
+        run_name = str(artifact.relative_to(results))
         parts = artifact.relative_to(results).parts
         key = _model_key(parts)
-        tags = {"alice.stage": parts[0], "alice.artifact": str(artifact.relative_to(results)),
-                "alice.finished_at": str(stamp), "alice.host": str(manifest.get("host"))}
+        tags = {"alice.stage": parts[0], "alice.artifact": run_name, "alice.finished_at": str(stamp),
+                "alice.host": str(manifest.get("host")), "alice.logged_by": "alice_w2s.tracking"}
         if len(parts) > 2:
             tags["alice.dataset"] = parts[1]
         if key:
             tags["alice.key"] = key
             if key in feeds:
                 tags["alice.tables"] = ",".join(sorted(feeds[key]))
-        run_name = str(artifact.relative_to(results))
         metrics = numeric(manifest.get("stats") or {})
         if manifest.get("wall_seconds") is not None:
             metrics["wall_seconds"] = float(manifest["wall_seconds"])
@@ -170,20 +170,29 @@ def log_finished_jobs(results: Path, settings: dict) -> int:
             points += [Metric(k, v, now, step) for k, v, step in _curve(path.parent)]
         params = [Param(k, v) for k, v in flat_params(manifest.get("params") or {}).items()]
         for start in range(0, max(len(params), len(points), 1), BATCH):
-            client.log_batch(run.info.run_id, metrics=points[start: start + BATCH],
-                             params=params[start: start + BATCH], tags=[RunTag("alice.logged_by", "alice_w2s.tracking")])
+            client.log_batch(run.info.run_id, metrics=points[start: start + BATCH], params=params[start: start + BATCH])
         client.set_terminated(run.info.run_id)
-        ledger[relative] = stamp
-        _write_ledger(ledger_path, ledger)  # after each run: a failure later logs none twice
+        # after each run, so that a failure later logs none twice; appended, so that
+        # a grid's thousands of artifacts do not rewrite the whole ledger each time
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        with ledger_path.open("a") as f:
+            f.write(json.dumps({"manifest": relative, "finished_at": stamp}) + "\n")
         logged += 1
     return logged
 
 
-def _write_ledger(path: Path, ledger: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True))
-    tmp.replace(path)
+def _read_ledger(path: Path) -> dict[str, str | None]:
+    """manifest -> the finished_at last logged (a later line wins; a line cut off by a
+    crash is skipped, and that artifact logged again)."""
+    ledger: dict[str, str | None] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            ledger[entry["manifest"]] = entry["finished_at"]
+    return ledger
 
 
 def track(config: dict) -> None:
