@@ -39,10 +39,11 @@ onerror:
     track(config)
 
 
-# Every script rule's `code` param, in one place: a hash of its script's normalised
-# code and of the package modules the script runs (alice_w2s.fingerprint). With
+# Every script rule is a stage (alice_w2s.pipeline), and gets its `code` param here:
+# each job's code identity, a hash of its script and of the package code it runs on
+# its dataset's kind under its generation backend (alice_w2s.fingerprint). With
 # Snakemake's mtime-based code trigger off (profiles/), this decides code reruns.
 for _rule in workflow.rules:
     if _rule.script is not None:
-        _script = _rule.basedir.join(_rule.script).get_path_or_uri(secret_free=True)
-        _rule.set_params(code=code_fingerprint(_script, PACKAGE_DIR))
+        check_stage(_rule)
+        _rule.set_params(code=code_identity(_rule))

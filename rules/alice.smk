@@ -9,7 +9,7 @@ rule sample:
         transfer=data_path("transfer_questions"),
         model=lambda wc: model_files(wc.dataset, wc.teacher),
     output:
-        f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+        stage_output("sample"),
     log:
         f"{R}/logs/sample/{{dataset}}/{{teacher}}/{{pool}}.log",
     benchmark:
@@ -22,7 +22,7 @@ rule sample:
         model=lambda wc: model_location(wc.dataset, wc.teacher),
         settings=config["stages"]["sample"],
         generation=generation_params("sample", lambda wc: wc.teacher),
-        prompts=prompt_params("question/{answer_type}.txt"),
+        prompts=stage_prompts("sample"),
         seed=config["seed"],
     script:
         "../workflow/scripts/sample.py"
@@ -31,9 +31,9 @@ rule sample:
 rule cluster:
     input:
         transfer=data_path("transfer_questions"),
-        samples=f"{R}/samples/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+        samples=stage_output("sample"),
     output:
-        f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+        stage_output("cluster"),
     log:
         f"{R}/logs/cluster/{{dataset}}/{{teacher}}/{{pool}}.log",
     threads: job_cpus("cluster")
@@ -49,21 +49,21 @@ rule cluster:
 rule summarize_uncertainty:
     input:
         transfer=data_path("transfer_questions"),
-        clusters=f"{R}/clusters/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+        clusters=stage_output("cluster"),
         model=lambda wc: model_files(wc.dataset, config["summarizer"]),
     output:
-        f"{R}/uncertainty/{{dataset}}/{{teacher}}/{{pool}}.parquet",
+        stage_output("summarize_uncertainty"),
     log:
         f"{R}/logs/summarize_uncertainty/{{dataset}}/{{teacher}}/{{pool}}.log",
-    threads: job_cpus("generate", lambda wc: config["summarizer"])
+    threads: job_cpus("summarize_uncertainty", lambda wc: config["summarizer"])
     resources:
-        **job_resources("generate", lambda wc: config["summarizer"]),
+        **job_resources("summarize_uncertainty", lambda wc: config["summarizer"]),
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, config["summarizer"]),
         settings=config["stages"]["summarize"],
-        generation=generation_params("summarize", lambda wc: config["summarizer"]),
-        prompts=prompt_params("summarize/{answer_type}.txt"),
+        generation=generation_params("summarize_uncertainty", lambda wc: config["summarizer"]),
+        prompts=stage_prompts("summarize_uncertainty"),
         seed=config["seed"],
     script:
         "../workflow/scripts/summarize_uncertainty.py"
@@ -74,18 +74,18 @@ rule zeroshot:
         transfer=data_path("transfer_questions"),
         model=lambda wc: model_files(wc.dataset, wc.name),
     output:
-        f"{R}/zeroshot/{{dataset}}/{{name}}/{{pool}}.parquet",
+        stage_output("zeroshot"),
     log:
         f"{R}/logs/zeroshot/{{dataset}}/{{name}}/{{pool}}.log",
-    threads: job_cpus("generate", lambda wc: wc.name)
+    threads: job_cpus("zeroshot", lambda wc: wc.name)
     resources:
-        **job_resources("generate", lambda wc: wc.name),
+        **job_resources("zeroshot", lambda wc: wc.name),
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.name),
         settings=config["stages"]["zeroshot"],
         generation=generation_params("zeroshot", lambda wc: wc.name),
-        prompts=prompt_params("question/{answer_type}.txt"),
+        prompts=stage_prompts("zeroshot"),
         seed=config["seed"],
     script:
         "../workflow/scripts/zeroshot.py"
@@ -95,12 +95,12 @@ rule synthesize:
     input:
         unpack(synthesis_inputs),
     output:
-        training_set_path("synthesized"),
+        stage_output("synthesize"),
     log:
         f"{R}/logs/synthesize/{{dataset}}/{{key}}.log",
-    threads: job_cpus("generate", lambda wc: plan.parse_key(wc.key).name)
+    threads: job_cpus("synthesize", lambda wc: plan.parse_key(wc.key).name)
     resources:
-        **job_resources("generate", lambda wc: plan.parse_key(wc.key).name),
+        **job_resources("synthesize", lambda wc: plan.parse_key(wc.key).name),
     params:
         kind=dataset_kind,
         pool=lambda wc: plan.parse_key(wc.key).work_pool,
@@ -109,14 +109,7 @@ rule synthesize:
         model=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         settings=config["stages"]["synthesize"],
         generation=generation_params("synthesize", lambda wc: plan.parse_key(wc.key).name),
-        prompts=prompt_params(
-            "synthesize.txt",
-            "synthesize_teacher.txt",
-            "synthesize_teacher_no_uncertainty.txt",
-            "question/{answer_type}.txt",
-            "format/{answer_type}.txt",
-            "synthesize_example/{answer_type}.txt",
-        ),
+        prompts=stage_prompts("synthesize"),
         seed=config["seed"],
     script:
         "../workflow/scripts/synthesize.py"
@@ -127,12 +120,12 @@ rule slice_labels:
         transfer=data_path("transfer_questions"),
         labels=lambda wc: training_set(wc.dataset, plan.direct_of(plan.check_training_set_maker(wc.key, "sliced"))),
     output:
-        training_set_path("sliced"),
+        stage_output("slice_labels"),
     log:
         f"{R}/logs/slice_labels/{{dataset}}/{{key}}.log",
-    threads: job_cpus("light")
+    threads: job_cpus("slice_labels")
     resources:
-        **job_resources("light"),
+        **job_resources("slice_labels"),
     params:
         pool=lambda wc: plan.parse_key(wc.key).pool,
     script:

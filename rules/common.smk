@@ -3,10 +3,10 @@ import os
 import sys
 from pathlib import Path
 
-from alice_w2s import plan
+from alice_w2s import pipeline, plan
 from alice_w2s.config import ConfigError, check_prompt_overrides, load_schema, model_gpus, resolve_config, stage_engine, validate
 from alice_w2s.config import sft_recipe as config_sft_recipe
-from alice_w2s.datasets.registry import get_spec
+from alice_w2s.datasets.registry import REGISTRY, get_spec
 from alice_w2s.preflight import preflight_or_exit
 from alice_w2s.provenance import run_info
 from alice_w2s.fingerprint import code_fingerprint, file_digest
@@ -40,9 +40,11 @@ if all(m["source"] != "hub" for m in config["models"].values()) and all(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS = config["models"]
 EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
-# Sources whose base model the workflow builds under base_models/ (gguf and derived:
-# rules/models.smk).
-BUILT_SOURCES = ("embedded", "gguf", "derived")
+# Sources whose base model the workflow builds, and the rule that builds it (gguf and
+# derived: rules/models.smk).
+BUILDERS = {"embedded": "build_embedded_model", "gguf": "build_gguf_model", "derived": "build_derived_model"}
+# The toy kinds the embedded models' tokenizer corpus and warm-up draw from.
+WARMUP_KINDS = sorted(kind for kind, spec in REGISTRY.items() if spec.warmup_corpus)
 EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
 
@@ -56,29 +58,41 @@ wildcard_constraints:
 
 
 def data_path(part):
-    return f"{R}/data/{{dataset}}/{part}.parquet"
+    """A dataset's file: a part prepare_data writes (teacher, transfer, eval) or the
+    gold-free pool (transfer_questions)."""
+    return stage_output(part) if part == "transfer_questions" else stage_output("prepare_data", part)
 
 
-def training_set_path(maker, **fields):
-    """Where `maker` (a rule that makes training sets, plan.TRAINING_SETS) writes
-    them; fields not given stay Snakemake wildcards."""
-    template = plan.TRAINING_SETS[maker]
-    for name, value in fields.items():
-        template = template.replace(f"{{{name}}}", value)
+def stage_output(rule, output="", /, **fields):
+    """An output of `rule` (by name, if it has several) where its stage
+    (alice_w2s.pipeline) declares it; fields not given stay Snakemake wildcards."""
+    template = pipeline.output(rule, output)
+    for field, value in fields.items():
+        template = template.replace(f"{{{field}}}", str(value))
     return f"{R}/{template}"
 
 
+def stage_outputs(rule):
+    """Every named output of `rule`'s stage, for `output: **stage_outputs(rule)`."""
+    return {name: stage_output(rule, name) for name in pipeline.stage(rule).outputs}
+
+
 def embedded_model_dirs():
-    return [f"{R}/base_models/{name}" for name in EMBEDDED]
+    return [base_model_dir(name) for name in EMBEDDED]
+
+
+def base_model_dir(name):
+    """The folder the workflow builds base model `name` in (a BUILDERS source)."""
+    return stage_output(BUILDERS[MODELS[name]["source"]], name=name)
 
 
 def model_files(dataset, key):
     """Files a job needs to load model `key` (empty for hub and served models)."""
     parsed = plan.parse_key(key)
     if not parsed.is_base:
-        return [f"{R}/models/{dataset}/{key}"]
-    if MODELS[parsed.name]["source"] in BUILT_SOURCES:
-        return [f"{R}/base_models/{parsed.name}"]
+        return [stage_output("sft", dataset=dataset, key=key)]
+    if MODELS[parsed.name]["source"] in BUILDERS:
+        return [base_model_dir(parsed.name)]
     return []
 
 
@@ -86,10 +100,10 @@ def model_location(dataset, key):
     """What the backends load for `key`: a folder or a hub id (with revision)."""
     parsed = plan.parse_key(key)
     if not parsed.is_base:
-        return {"path": f"{R}/models/{dataset}/{key}", "revision": None}
+        return {"path": stage_output("sft", dataset=dataset, key=key), "revision": None}
     model = MODELS[parsed.name]
-    if model["source"] in BUILT_SOURCES:
-        return {"path": f"{R}/base_models/{parsed.name}", "revision": None}
+    if model["source"] in BUILDERS:
+        return {"path": base_model_dir(parsed.name), "revision": None}
     if model["source"] == "served":
         # An OpenAI-compatible server; the API key's variable name only, never the key.
         served = {k: model.get(k) for k in ("url", "model", "api_key_env")}
@@ -97,10 +111,13 @@ def model_location(dataset, key):
     return {"path": model["path"], "revision": model.get("revision")}
 
 
-def generation_params(stage, key_of):
+def generation_params(rule, key_of):
     """The backend a generating stage uses and only that backend's options
-    (alice_w2s.config.stage_engine). `shard_size`: prompts per resumable shard
-    (alice_w2s.backends.sharded)."""
+    (alice_w2s.config.stage_engine, from the stage's `stages.<engine>` entry).
+    `shard_size`: prompts per resumable shard (alice_w2s.backends.sharded)."""
+    stage = pipeline.stage(rule).engine
+    if stage is None:
+        raise ValueError(f"rule {rule}: its stage in alice_w2s.pipeline generates nothing (no engine)")
 
     def params(wildcards):
         backend, options = stage_engine(config, stage, gpus_for(key_of(wildcards)))
@@ -111,6 +128,36 @@ def generation_params(stage, key_of):
 
 def dataset_kind(wildcards):
     return config["datasets"][wildcards.dataset]["kind"]
+
+
+def check_stage(rule):
+    """A script rule must be a stage of alice_w2s.pipeline, run the script of its
+    name, and have generation params exactly when its stage generates text."""
+    try:
+        stage = pipeline.stage(rule.name)
+    except ValueError as err:
+        sys.exit(f"error: rule {rule.name}: {err}")
+    if Path(rule.script).name != f"{rule.name}.py":
+        sys.exit(f"error: rule {rule.name} runs {rule.script}, not workflow/scripts/{rule.name}.py")
+    if (stage.engine is not None) != hasattr(rule.params, "generation"):
+        sys.exit(f"error: rule {rule.name}: generation params without an engine in its stage, or the reverse")
+
+
+def code_identity(rule):
+    """A script rule's `code` param: per job, alice_w2s.fingerprint's hash of the
+    script and the package code it runs on the job's dataset kind (for a job
+    without a dataset, the kinds of its `kinds` param, else every kind) under the
+    generation backend of its `generation` param (any backend without one)."""
+    script = rule.basedir.join(rule.script).get_path_or_uri(secret_free=True)
+    generation = getattr(rule.params, "generation", None)
+    kinds = getattr(rule.params, "kinds", None)
+
+    def code(wildcards):
+        on = (dataset_kind(wildcards),) if "dataset" in wildcards.keys() else kinds and tuple(kinds)
+        engine = generation(wildcards) if callable(generation) else None
+        return code_fingerprint(script, PACKAGE_DIR, on, engine["backend"] if engine else None)
+
+    return code
 
 
 # The prompt folder: config `prompts.directory`, relative to the workflow's folder
@@ -154,6 +201,11 @@ def prompt_params(*names):
     return params
 
 
+def stage_prompts(rule):
+    """prompt_params of the templates `rule`'s stage renders (alice_w2s.pipeline)."""
+    return prompt_params(*pipeline.stage(rule).prompts)
+
+
 def cluster_settings(wildcards):
     """The clustering settings a dataset's answer type uses: the embedding ones for
     free text, only `answer_key` for answer-match clustering (numbers, choices), so
@@ -170,7 +222,7 @@ def teacher_qa_inputs(wildcards):
     the questions whose CoT survived (stages.teacher_qa.questions: cot_survivors)."""
     inputs = {"teacher_half": data_path("teacher")}
     if config["stages"]["teacher_qa"]["questions"] == "cot_survivors":
-        inputs["cot"] = f"{R}/cot/{{dataset}}/{{name}}.parquet"
+        inputs["cot"] = stage_output("cot_filter")
     return {k: v.format(dataset=wildcards.dataset, name=wildcards.name) for k, v in inputs.items()}
 
 
@@ -197,10 +249,11 @@ def gpus_for(key, training=False):
     return model_gpus(model_settings(key), training)
 
 
-def job_gpus(kind, key_of=None, training=False, cpu_only=False):
+def job_gpus(rule, key_of=None, training=False, cpu_only=False):
     """GPUs of a job: the model's (`gpus`, or `sft_gpus` to train it); a job without
-    a model takes its stage's `resources.<kind>.gpus` (clustering may embed on one);
+    a model takes its stage's `resources.<class>.gpus` (clustering may embed on one);
     none for a job that works on a model on CPU (`cpu_only`, e.g. a GGUF conversion)."""
+    kind = pipeline.stage(rule).resources
 
     def gpus(wc):
         if cpu_only:
@@ -214,25 +267,25 @@ def job_gpus(kind, key_of=None, training=False, cpu_only=False):
     return gpus
 
 
-def job_cpus(kind, key_of=None, training=False, cpu_only=False):
+def job_cpus(rule, key_of=None, training=False, cpu_only=False):
     """CPUs of a job: cpus_per_gpu x GPUs, or `resources.cpus` without a GPU. The
     rules' `threads` and the SLURM request both come from here."""
     settings = config["resources"]
-    gpus = job_gpus(kind, key_of, training, cpu_only)
+    gpus = job_gpus(rule, key_of, training, cpu_only)
     return lambda wc: settings["cpus_per_gpu"] * gpus(wc) if gpus(wc) else settings["cpus"]
 
 
-def job_resources(kind, key_of=None, training=False, cpu_only=False):
-    """Cluster requests for a job: GPUs from the model, memory and runtime from the
-    stage's `resources` entry scaled by the model's size (config key resources).
+def job_resources(rule, key_of=None, training=False, cpu_only=False):
+    """Cluster requests for a job: GPUs from the model, memory and runtime from its
+    stage's `resources.<class>` entry (alice_w2s.pipeline) scaled by the model's size.
     A retried job (Snakemake `retries`, e.g. after SLURM's OUT_OF_MEMORY or TIMEOUT)
     asks for `attempt` times the memory and runtime."""
-    request = config["resources"][kind]
+    request = config["resources"][pipeline.stage(rule).resources]
 
     def size(wc):
         return model_settings(key_of(wc))["size_b"] if key_of else 0
 
-    gpus = job_gpus(kind, key_of, training, cpu_only)
+    gpus = job_gpus(rule, key_of, training, cpu_only)
 
     def gpu_model(wc):
         # the SLURM plugin turns it into --gpus=<model>:<gpu>; "" asks for any GPU
@@ -245,7 +298,7 @@ def job_resources(kind, key_of=None, training=False, cpu_only=False):
         # One task that sees all the job's GPUs: without this, plugin 2.6.x adds
         # --ntasks-per-gpu=1 and the job step starts the script once per GPU.
         "tasks_per_gpu": 0,
-        "cpus_per_task": job_cpus(kind, key_of, training, cpu_only),
+        "cpus_per_task": job_cpus(rule, key_of, training, cpu_only),
         "mem_mb": lambda wc, attempt: attempt * int(1024 * (request["mem_gb"] + request["mem_gb_per_b"] * size(wc))),
         "runtime": lambda wc, attempt: attempt * int(request["runtime_min"] + request["runtime_min_per_b"] * size(wc)),
     }
@@ -263,10 +316,10 @@ def cot_model_inputs(wildcards):
     return model_files(wildcards.dataset, wildcards.name)
 
 
-def teacher_files(stage, dataset, key):
-    """Per teacher of an Alice student `key` (a plan.ModelKey), its `stage` output
-    (clusters or uncertainty) on the student's pool."""
-    return [f"{R}/{stage}/{dataset}/{t}/{key.work_pool}.parquet" for t in plan.teachers_of(key)]
+def teacher_files(maker, dataset, key):
+    """Per teacher of an Alice student `key` (a plan.ModelKey), the output of rule
+    `maker` (cluster or summarize_uncertainty) on the student's pool."""
+    return [stage_output(maker, dataset=dataset, teacher=t, pool=key.work_pool) for t in plan.teachers_of(key)]
 
 
 def label_quality_inputs(wildcards):
@@ -279,7 +332,7 @@ def label_quality_inputs(wildcards):
     }
     key = plan.parse_key(wildcards.key)
     if plan.training_set_maker(key) == "synthesized":
-        inputs["clusters"] = teacher_files("clusters", wildcards.dataset, key)
+        inputs["clusters"] = teacher_files("cluster", wildcards.dataset, key)
     return inputs
 
 
@@ -289,12 +342,11 @@ def synthesis_inputs(wildcards):
     A base student answers the whole pool once, for every link and experiment it
     is in (one greedy pass, cheap next to K teacher samples); synthesis picks rows."""
     key = plan.check_training_set_maker(wildcards.key, "synthesized")
-    stage = "uncertainty" if key.uses_uncertainty else "clusters"
-    teachers = teacher_files(stage, wildcards.dataset, key)
+    maker, name = ("summarize_uncertainty", "uncertainty") if key.uses_uncertainty else ("cluster", "clusters")
     return {
         "transfer": data_path("transfer_questions").format(dataset=wildcards.dataset),
-        stage: teachers,
-        "zeroshot": f"{R}/zeroshot/{wildcards.dataset}/{key.name}/all.parquet",
+        name: teacher_files(maker, wildcards.dataset, key),
+        "zeroshot": stage_output("zeroshot", dataset=wildcards.dataset, name=key.name, pool="all"),
         "model": model_files(wildcards.dataset, key.name),
     }
 
@@ -310,9 +362,9 @@ def table_evaluations(wildcards):
     included, and the label quality of each one that was fine-tuned (what it learned from)."""
     needed = plan.cell_models(TABLE_CELLS[wildcards.table])
     return {
-        "summaries": [f"{R}/eval/{dataset}/{key}.json" for dataset, key in needed],
-        "per_item": [f"{R}/eval/{dataset}/{key}.parquet" for dataset, key in needed],
-        "label_quality": [f"{R}/label_quality/{dataset}/{key}.json" for dataset, key in trained_cell_models(wildcards.table)],
+        "summaries": [stage_output("eval", "summary", dataset=d, key=k) for d, k in needed],
+        "per_item": [stage_output("eval", "per_item", dataset=d, key=k) for d, k in needed],
+        "label_quality": [stage_output("label_quality", dataset=d, key=k) for d, k in trained_cell_models(wildcards.table)],
     }
 
 

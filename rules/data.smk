@@ -3,14 +3,12 @@
 
 rule prepare_data:
     output:
-        teacher=f"{R}/data/{{dataset}}/teacher.parquet",
-        transfer=f"{R}/data/{{dataset}}/transfer.parquet",
-        eval=f"{R}/data/{{dataset}}/eval.parquet",
+        **stage_outputs("prepare_data"),
     log:
         f"{R}/logs/prepare_data/{{dataset}}.log",
-    threads: job_cpus("light")
+    threads: job_cpus("prepare_data")
     resources:
-        **job_resources("light"),
+        **job_resources("prepare_data"),
     params:
         name=lambda wc: wc.dataset,
         settings=lambda wc: config["datasets"][wc.dataset],
@@ -26,26 +24,27 @@ rule transfer_questions:
     input:
         transfer=data_path("transfer"),
     output:
-        data_path("transfer_questions"),
+        stage_output("transfer_questions"),
     log:
         f"{R}/logs/transfer_questions/{{dataset}}.log",
-    threads: job_cpus("light")
+    threads: job_cpus("transfer_questions")
     resources:
-        **job_resources("light"),
+        **job_resources("transfer_questions"),
     script:
         "../workflow/scripts/transfer_questions.py"
 
 
 rule build_tokenizer:
     output:
-        directory(f"{R}/base_models/_tokenizer"),
+        directory(stage_output("build_tokenizer")),
     log:
         f"{R}/logs/build_tokenizer.log",
-    threads: job_cpus("light")
+    threads: job_cpus("build_tokenizer")
     resources:
-        **job_resources("light"),
+        **job_resources("build_tokenizer"),
     params:
         settings=config["embedded"],
+        kinds=WARMUP_KINDS,
         # the toy text is rendered with the question templates only
         prompts=prompt_params(*QUESTION_TEMPLATES),
     script:
@@ -54,21 +53,22 @@ rule build_tokenizer:
 
 rule build_embedded_model:
     input:
-        tokenizer=f"{R}/base_models/_tokenizer",
+        tokenizer=stage_output("build_tokenizer"),
     output:
-        directory(f"{R}/base_models/{{name}}"),
+        directory(stage_output("build_embedded_model")),
     log:
         f"{R}/logs/build_embedded_model/{{name}}.log",
     wildcard_constraints:
         name="|".join(EMBEDDED) or "(?!)",
-    threads: job_cpus("light")
+    threads: job_cpus("build_embedded_model")
     resources:
-        **job_resources("light"),
+        **job_resources("build_embedded_model"),
     params:
         # the architecture only: a model's gpus or size_b do not change its weights
         settings=lambda wc: {k: MODELS[wc.name][k] for k in EMBEDDED_ARCH_KEYS},
         embedded=config["embedded"],
         seed=config["seed"],
+        kinds=WARMUP_KINDS,
         prompts=prompt_params(*QUESTION_TEMPLATES),
     script:
         "../workflow/scripts/build_embedded_model.py"

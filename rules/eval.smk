@@ -6,19 +6,18 @@ rule eval:
         eval_rows=data_path("eval"),
         model=lambda wc: model_files(wc.dataset, wc.key),
     output:
-        per_item=f"{R}/eval/{{dataset}}/{{key}}.parquet",
-        summary=f"{R}/eval/{{dataset}}/{{key}}.json",
+        **stage_outputs("eval"),
     log:
         f"{R}/logs/eval/{{dataset}}/{{key}}.log",
-    threads: job_cpus("generate", lambda wc: wc.key)
+    threads: job_cpus("eval", lambda wc: wc.key)
     resources:
-        **job_resources("generate", lambda wc: wc.key),
+        **job_resources("eval", lambda wc: wc.key),
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.key),
         settings=config["stages"]["eval"],
         generation=generation_params("eval", lambda wc: wc.key),
-        prompts=prompt_params("question/{answer_type}.txt"),
+        prompts=stage_prompts("eval"),
         seed=config["seed"],
     script:
         "../workflow/scripts/eval.py"
@@ -32,12 +31,12 @@ rule label_quality:
     input:
         unpack(label_quality_inputs),
     output:
-        f"{R}/label_quality/{{dataset}}/{{key}}.json",
+        stage_output("label_quality"),
     log:
         f"{R}/logs/label_quality/{{dataset}}/{{key}}.log",
-    threads: job_cpus("light")
+    threads: job_cpus("label_quality")
     resources:
-        **job_resources("light"),
+        **job_resources("label_quality"),
     params:
         kind=dataset_kind,
     script:

@@ -6,15 +6,15 @@ rule build_gguf_model:
     input:
         gguf_input,
     output:
-        directory(f"{R}/base_models/{{name}}"),
+        directory(stage_output("build_gguf_model")),
     log:
         f"{R}/logs/build_gguf_model/{{name}}.log",
     wildcard_constraints:
         name="|".join(GGUF) or "(?!)",
     # Conversion runs on CPU: no GPU, memory and runtime still scaled by the model's size.
-    threads: job_cpus("generate", lambda wc: wc.name, cpu_only=True)
+    threads: job_cpus("build_gguf_model", lambda wc: wc.name, cpu_only=True)
     resources:
-        **job_resources("generate", lambda wc: wc.name, cpu_only=True),
+        **job_resources("build_gguf_model", lambda wc: wc.name, cpu_only=True),
     params:
         settings=lambda wc: {k: MODELS[wc.name].get(k) for k in ("path", "file")},
         package=gguf_package,
@@ -26,15 +26,15 @@ rule build_derived_model:
     input:
         derived_source,
     output:
-        directory(f"{R}/base_models/{{name}}"),
+        directory(stage_output("build_derived_model")),
     log:
         f"{R}/logs/build_derived_model/{{name}}.log",
     wildcard_constraints:
         name="|".join(DERIVED) or "(?!)",
     # Rounding and dropping layers run on CPU in seconds.
-    threads: job_cpus("generate", lambda wc: wc.name, cpu_only=True)
+    threads: job_cpus("build_derived_model", lambda wc: wc.name, cpu_only=True)
     resources:
-        **job_resources("generate", lambda wc: wc.name, cpu_only=True),
+        **job_resources("build_derived_model", lambda wc: wc.name, cpu_only=True),
     params:
         source=lambda wc: model_location("", MODELS[wc.name]["from"]),
         transform=lambda wc: MODELS[wc.name]["transform"],

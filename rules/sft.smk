@@ -6,7 +6,7 @@ rule sft:
         labels=lambda wc: training_set(wc.dataset, wc.key),
         base=lambda wc: model_files(wc.dataset, plan.parse_key(wc.key).name),
     output:
-        directory(f"{R}/models/{{dataset}}/{{key}}"),
+        directory(stage_output("sft")),
     log:
         f"{R}/logs/sft/{{dataset}}/{{key}}.log",
     benchmark:
@@ -15,10 +15,10 @@ rule sft:
     resources:
         **job_resources("sft", lambda wc: wc.key, training=True),
     params:
-        kind=dataset_kind,
+        answer_type=lambda wc: dataset_spec(wc.dataset).answer_type,
         base=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         recipe=lambda wc: sft_recipe(wc.key),
-        prompts=prompt_params("question/{answer_type}.txt"),
+        prompts=stage_prompts("sft"),
         seed=config["seed"],
     script:
         "../workflow/scripts/sft.py"

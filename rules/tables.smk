@@ -6,18 +6,18 @@ rule table:
     input:
         unpack(table_evaluations),
     output:
-        markdown=f"{R}/tables/{{table}}.md",
+        markdown=stage_output("table", "markdown"),
         csv=report(
-            f"{R}/tables/{{table}}.csv",
+            stage_output("table", "csv"),
             caption="../resources/report/table_csv.rst",
             category="{table}",
             subcategory="1. Results",
         ),
         plot=report(
-            f"{R}/tables/{{table}}.png", caption="../resources/report/table.rst", category="{table}", subcategory="1. Results"
+            stage_output("table", "plot"), caption="../resources/report/table.rst", category="{table}", subcategory="1. Results"
         ),
         comparisons=report(
-            f"{R}/tables/{{table}}.comparisons.csv",
+            stage_output("table", "comparisons"),
             caption="../resources/report/comparisons.rst",
             category="{table}",
             subcategory="1. Results",
@@ -26,9 +26,9 @@ rule table:
         f"{R}/logs/tables/{{table}}.log",
     wildcard_constraints:
         table="|".join(TABLES),
-    threads: job_cpus("light")
+    threads: job_cpus("table")
     resources:
-        **job_resources("light"),
+        **job_resources("table"),
     params:
         cells=lambda wc: TABLE_CELLS[wc.table],
         evaluations=lambda wc: plan.cell_models(TABLE_CELLS[wc.table]),
@@ -44,22 +44,22 @@ rule table_report:
     """Per-stage statistics, each artifact's settings and the training curves behind
     one table, for `snakemake --report`."""
     input:
-        table=f"{R}/tables/{{table}}.csv",
+        table=stage_output("table", "csv"),
     output:
         stages=report(
-            f"{R}/report/{{table}}/stages.html",
+            stage_output("table_report", "stages"),
             caption="../resources/report/stages.rst",
             category="{table}",
             subcategory="3. Run statistics",
         ),
         settings=report(
-            f"{R}/report/{{table}}/settings.html",
+            stage_output("table_report", "settings"),
             caption="../resources/report/settings.rst",
             category="{table}",
             subcategory="4. Settings",
         ),
         curves=report(
-            f"{R}/report/{{table}}/curves.png",
+            stage_output("table_report", "curves"),
             caption="../resources/report/curves.rst",
             category="{table}",
             subcategory="2. Training curves",
@@ -68,9 +68,9 @@ rule table_report:
         f"{R}/logs/table_report/{{table}}.log",
     wildcard_constraints:
         table="|".join(TABLES),
-    threads: job_cpus("light")
+    threads: job_cpus("table_report")
     resources:
-        **job_resources("light"),
+        **job_resources("table_report"),
     params:
         # the results folder the artifacts' paths start with, for the pages' stage
         # names: this job's own input is <results>/tables/<table>.csv (so the folder
@@ -100,16 +100,16 @@ rule export:
     a folder in the Hugging Face datasets layout (alice_w2s.export): `snakemake
     --cores 1 results/export/table1`."""
     input:
-        table=f"{R}/tables/{{table}}.csv",
+        table=stage_output("table", "csv"),
     output:
-        directory(f"{R}/export/{{table}}"),
+        directory(stage_output("export")),
     log:
         f"{R}/logs/export/{{table}}.log",
     wildcard_constraints:
         table="|".join(TABLES),
-    threads: job_cpus("light")
+    threads: job_cpus("export")
     resources:
-        **job_resources("light"),
+        **job_resources("export"),
     params:
         results=lambda wc, input: os.path.dirname(os.path.dirname(input.table)),
         title=lambda wc: TABLES[wc.table].get("title", wc.table),

@@ -7,18 +7,18 @@ rule cot_filter:
         teacher_half=data_path("teacher"),
         model=cot_model_inputs,
     output:
-        f"{R}/cot/{{dataset}}/{{name}}.parquet",
+        stage_output("cot_filter"),
     log:
         f"{R}/logs/cot_filter/{{dataset}}/{{name}}.log",
-    threads: job_cpus("generate", lambda wc: wc.name)
+    threads: job_cpus("cot_filter", lambda wc: wc.name)
     resources:
-        **job_resources("generate", lambda wc: wc.name),
+        **job_resources("cot_filter", lambda wc: wc.name),
     params:
         kind=dataset_kind,
         model=unless_human_cot(lambda wc: model_location(wc.dataset, wc.name)),
         settings=unless_human_cot(lambda wc: config["stages"]["cot"]),
-        generation=unless_human_cot(generation_params("cot", lambda wc: wc.name)),
-        prompts=unless_human_cot(prompt_params("question/{answer_type}.txt", "cot/{answer_type}.txt")),
+        generation=unless_human_cot(generation_params("cot_filter", lambda wc: wc.name)),
+        prompts=unless_human_cot(stage_prompts("cot_filter")),
         seed=config["seed"],
     script:
         "../workflow/scripts/cot_filter.py"
@@ -26,14 +26,14 @@ rule cot_filter:
 
 rule labels_teacher_cot:
     input:
-        f"{R}/cot/{{dataset}}/{{name}}.parquet",
+        stage_output("cot_filter"),
     output:
-        training_set_path("teacher_cot"),
+        stage_output("labels_teacher_cot"),
     log:
         f"{R}/logs/labels_teacher_cot/{{dataset}}/{{name}}.log",
-    threads: job_cpus("light")
+    threads: job_cpus("labels_teacher_cot")
     resources:
-        **job_resources("light"),
+        **job_resources("labels_teacher_cot"),
     script:
         "../workflow/scripts/labels_teacher_cot.py"
 
@@ -42,12 +42,12 @@ rule labels_teacher_qa:
     input:
         unpack(teacher_qa_inputs),
     output:
-        training_set_path("teacher_qa"),
+        stage_output("labels_teacher_qa"),
     log:
         f"{R}/logs/labels_teacher_qa/{{dataset}}/{{name}}.log",
-    threads: job_cpus("light")
+    threads: job_cpus("labels_teacher_qa")
     resources:
-        **job_resources("light"),
+        **job_resources("labels_teacher_qa"),
     params:
         kind=dataset_kind,
         questions=config["stages"]["teacher_qa"]["questions"],
@@ -59,12 +59,12 @@ rule labels_gold_sets:
     input:
         transfer=data_path("transfer"),
     output:
-        gold=training_set_path("gold_sets", recipe="gold"),
+        gold=stage_output("labels_gold_sets", "gold", recipe="gold"),
     log:
         f"{R}/logs/labels_gold_sets/{{dataset}}.log",
-    threads: job_cpus("light")
+    threads: job_cpus("labels_gold_sets")
     resources:
-        **job_resources("light"),
+        **job_resources("labels_gold_sets"),
     params:
         kind=dataset_kind,
     script:

@@ -7,18 +7,18 @@ rule w2s_answers:
         transfer=data_path("transfer_questions"),
         model=lambda wc: model_files(wc.dataset, wc.teacher),
     output:
-        training_set_path("w2s_answers"),
+        stage_output("w2s_answers"),
     log:
         f"{R}/logs/w2s_answers/{{dataset}}/{{teacher}}/{{pool}}.log",
-    threads: job_cpus("generate", lambda wc: wc.teacher)
+    threads: job_cpus("w2s_answers", lambda wc: wc.teacher)
     resources:
-        **job_resources("generate", lambda wc: wc.teacher),
+        **job_resources("w2s_answers", lambda wc: wc.teacher),
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.teacher),
         settings=config["stages"]["w2s"],
-        generation=generation_params("w2s", lambda wc: wc.teacher),
-        prompts=prompt_params("question/{answer_type}.txt"),
+        generation=generation_params("w2s_answers", lambda wc: wc.teacher),
+        prompts=stage_prompts("w2s_answers"),
         seed=config["seed"],
     script:
         "../workflow/scripts/w2s_answers.py"

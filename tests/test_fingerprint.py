@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from snakemake_runner import ROOT
 
+from alice_w2s import fingerprint as fp
+from alice_w2s.datasets.registry import REGISTRY
 from alice_w2s.fingerprint import code_fingerprint, imported_modules, normalized_code, package_files
 
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -17,7 +19,7 @@ def runs(script: str) -> set[str]:
 
 
 def test_comments_docstrings_and_layout_are_not_code():
-    plain = 'def f(x):\n    return x + 1\n'
+    plain = "def f(x):\n    return x + 1\n"
     dressed = '"""Module."""\n# a comment\n\ndef f(x):  # inline\n    """Adds one."""\n\n    return (x +\n            1)\n'
     assert normalized_code(plain) == normalized_code(dressed)
     assert normalized_code(plain) != normalized_code(plain.replace("+ 1", "+ 2"))
@@ -41,11 +43,27 @@ def test_type_checking_imports_do_not_run():
 
 
 def test_jobs_that_generate_nothing_do_not_hash_the_generation_backend():
-    for script in ("prepare_data.py", "labels_gold_sets.py", "labels_teacher_cot.py", "cluster.py", "slice_labels.py",
-                   "build_tokenizer.py", "build_embedded_model.py", "table.py", "table_report.py"):
+    for script in (
+        "prepare_data.py",
+        "labels_gold_sets.py",
+        "labels_teacher_cot.py",
+        "cluster.py",
+        "slice_labels.py",
+        "build_tokenizer.py",
+        "build_embedded_model.py",
+        "table.py",
+        "table_report.py",
+    ):
         assert "backends/generation.py" not in runs(script), script
-    for script in ("sample.py", "zeroshot.py", "synthesize.py", "summarize_uncertainty.py", "w2s_answers.py",
-                   "eval.py", "cot_filter.py"):
+    for script in (
+        "sample.py",
+        "zeroshot.py",
+        "synthesize.py",
+        "summarize_uncertainty.py",
+        "w2s_answers.py",
+        "eval.py",
+        "cot_filter.py",
+    ):
         assert "backends/generation.py" in runs(script), script
 
 
@@ -60,14 +78,15 @@ def package_copy(tmp_path):
     import shutil
 
     shutil.copytree(PACKAGE, tmp_path / "alice_w2s", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(SCRIPTS / "cluster.py", tmp_path / "cluster.py")
-    return tmp_path
+    for script in SCRIPTS.glob("*.py"):
+        shutil.copy2(script, tmp_path / script.name)
+    yield tmp_path
+    fp.clear_caches()
 
 
-def fingerprint(root: Path) -> str:
-    code_fingerprint.cache_clear()
-    package_files.cache_clear()
-    return code_fingerprint(str(root / "cluster.py"), str(root / "alice_w2s"))
+def fingerprint(root: Path, script: str = "cluster.py", kind: str | None = None, backend: str | None = None) -> str:
+    fp.clear_caches()
+    return code_fingerprint(str(root / script), str(root / "alice_w2s"), None if kind is None else (kind,), backend)
 
 
 def test_fingerprint_follows_behaviour_of_the_script_and_the_modules_it_runs(package_copy):
@@ -82,3 +101,95 @@ def test_fingerprint_follows_behaviour_of_the_script_and_the_modules_it_runs(pac
     script = package_copy / "cluster.py"
     script.write_text(script.read_text() + "\nprint('changed')\n")
     assert fingerprint(package_copy) != before
+
+
+# --- a job's code identity: what decides its outputs, on its dataset kind ------------
+
+BACKENDS = ("vllm", "transformers", "served")
+
+
+def identities(root: Path) -> dict[tuple[str, str | None, str], str]:
+    """Every script's code identity on every registered kind (and none) under every backend."""
+    fp.clear_caches()
+    return {
+        (script.name, kind, backend): code_fingerprint(
+            str(root / script.name), str(root / "alice_w2s"), None if kind is None else (kind,), backend
+        )
+        for script in sorted(SCRIPTS.glob("*.py"))
+        for kind in (*sorted(REGISTRY), None)
+        for backend in BACKENDS
+    }
+
+
+def changed_after(root: Path, relative: str, old: str, new: str) -> set[tuple[str, str | None, str]]:
+    """The (script, kind, backend) identities that change when ``old`` becomes ``new`` in one package file."""
+    before = identities(root)
+    path = root / "alice_w2s" / relative
+    original = path.read_text()
+    assert old in original, f"{old!r} not in {relative}"
+    path.write_text(original.replace(old, new, 1))
+    try:
+        after = identities(root)
+    finally:
+        path.write_text(original)
+    return {job for job, code in before.items() if after[job] != code}
+
+
+def test_a_behaviour_change_in_bookkeeping_reruns_nothing(package_copy):
+    assert changed_after(package_copy, "io.py", '"host": socket.gethostname(),', '"host": socket.getfqdn(),') == set()
+    assert changed_after(package_copy, "io.py", "os.replace(tmp_path, final)", "os.rename(tmp_path, final)") == set()
+    assert changed_after(package_copy, "runner.py", 'log.info("done in %.1fs', 'log.warning("done in %.1fs') == set()
+    # what decides an artifact's bytes is not bookkeeping: every job writes through it
+    changed = changed_after(package_copy, "io.py", "df.to_parquet(tmp, index=False)", "df.to_parquet(tmp, index=True)")
+    assert {script for script, _, _ in changed} >= {"sample.py", "cluster.py", "eval.py", "prepare_data.py"}
+
+
+def test_an_answer_types_extraction_reruns_only_jobs_on_its_kinds_that_extract(package_copy):
+    text_kinds = {k for k, spec in REGISTRY.items() if spec.answer_type == "text"}
+    changed = changed_after(package_copy, "answers.py", "return _clean_text_answer(found)", "return found")
+    assert {kind for _, kind, _ in changed} == text_kinds | {None}
+    scripts = {script for script, _, _ in changed}
+    assert {"sample.py", "cluster.py", "eval.py", "zeroshot.py", "synthesize.py", "w2s_answers.py"} <= scripts
+    # fine-tuning, the pool's questions and the tables do not read answers
+    assert not scripts & {"sft.py", "transfer_questions.py", "slice_labels.py", "table.py", "build_derived_model.py"}
+
+
+def test_a_dataset_kinds_normaliser_reruns_only_its_data_preparation(package_copy):
+    changed = changed_after(
+        package_copy,
+        "datasets/registry.py",
+        '"question": record["question"].strip(),\n        "answer": value,',
+        '"question": record["question"],\n        "answer": value,',
+    )
+    normalised_alike = {k for k, spec in REGISTRY.items() if spec.normalize is REGISTRY["triviaqa"].normalize}
+    assert {kind for _, kind, _ in changed} == normalised_alike | {None}
+    assert {script for script, _, _ in changed} == {"prepare_data.py", "build_tokenizer.py", "build_embedded_model.py"}
+
+
+def test_a_toy_generator_reruns_only_its_kinds_data_preparation(package_copy):
+    changed = changed_after(package_copy, "datasets/facts.py", 'n, "toy_facts"))]', 'n, "toy_facts"))][::-1]')
+    assert {kind for _, kind, _ in changed} == {"toy_facts", None}
+    assert {script for script, _, _ in changed} == {"prepare_data.py", "build_tokenizer.py", "build_embedded_model.py"}
+
+
+def test_a_served_client_change_reruns_no_local_job(package_copy):
+    changed = changed_after(package_copy, "backends/served.py", "MAX_BACKOFF_S = 60.0", "MAX_BACKOFF_S = 30.0")
+    assert changed and {backend for _, _, backend in changed} == {"served"}
+    assert {script for script, _, _ in changed} == {
+        "sample.py",
+        "zeroshot.py",
+        "synthesize.py",
+        "summarize_uncertainty.py",
+        "w2s_answers.py",
+        "eval.py",
+        "cot_filter.py",
+    }
+
+
+def test_a_kind_function_that_shared_code_calls_is_shared(package_copy):
+    """The registry decides which functions are one kind's own; one that shared code
+    also calls by name is hashed into every job that runs that code."""
+    answers = package_copy / "alice_w2s" / "answers.py"
+    answers.write_text(answers.read_text() + "\n\ndef first_number(text):\n    return _number_flexible(text)\n")
+    changed = changed_after(package_copy, "answers.py", "return normalize_number(found)", "return found")
+    assert {kind for _, kind, _ in changed} == set(REGISTRY) | {None}

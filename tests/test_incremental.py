@@ -199,6 +199,30 @@ def test_a_generation_backend_change_reruns_only_what_generates_and_its_dependan
     assert gold_trained and planned == expected
 
 
+BESIDE_THE_RUN = [
+    # bookkeeping (alice_w2s.fingerprint, OUTPUT_CODE): what a manifest records
+    ("src/alice_w2s/io.py", '"host": socket.gethostname(),', '"host": socket.getfqdn(),'),
+    ("src/alice_w2s/runner.py", 'log.info("done in %.1fs', 'log.warning("done in %.1fs'),
+    # the normaliser of a kind the run does not use (HotpotQA's; the embedded models'
+    # warm-up corpus draws on the toy kinds)
+    ("src/alice_w2s/datasets/registry.py", '"answer": record["answer"].strip(),', '"answer": record["answer"],'),
+    # the HTTP client of served models (the run's models are local)
+    ("src/alice_w2s/backends/served.py", "MAX_BACKOFF_S = 60.0", "MAX_BACKOFF_S = 30.0"),
+]
+
+
+@pytest.mark.parametrize(("relative", "old", "new"), BESIDE_THE_RUN, ids=lambda v: v.split("/")[-1] if "/" in v else None)
+def test_a_behaviour_change_beside_what_the_jobs_run_plans_nothing(embedded_run, relative, old, new):
+    assert plan_after_replace(embedded_run, relative, old, new) == set()
+
+
+def test_its_own_answer_types_extraction_reruns_what_reads_answers(embedded_run):
+    planned = plan_after_replace(embedded_run, "src/alice_w2s/answers.py", "return _clean_text_answer(found)", "return found")
+    rules = {rule for rule, _ in planned}
+    assert {"sample", "cluster", "eval"} <= rules
+    assert not rules & {"prepare_data", "transfer_questions", "build_tokenizer", "build_embedded_model"}
+
+
 def test_a_table_layout_change_reruns_only_the_tables(embedded_run):
     assert plan_after_edit(embedded_run, "src/alice_w2s/tables.py", "\nCOLUMN_ORDER = None\n") == TABLE
 

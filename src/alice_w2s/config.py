@@ -147,10 +147,6 @@ def model_gpus(model: dict, training: bool = False) -> int:
     return model["gpus"]
 
 
-# The stages that generate text (each a rule with generation params in rules/).
-GENERATING_STAGES = ("cot", "sample", "summarize", "zeroshot", "synthesize", "w2s", "eval")
-
-
 def stage_engine(config: dict, stage: str, gpus: int) -> tuple[str, dict]:
     """The backend a generating stage uses and that backend's options: for vLLM the
     stage's own `stages.<stage>.vllm` over `generation.vllm` (e.g. the summarizer's

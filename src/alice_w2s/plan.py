@@ -34,29 +34,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from alice_w2s import pipeline
+
 CHAIN_SEP = "~"
 GROUP_SEP = "+"
 
 # --- recipes -------------------------------------------------------------------------
 # A recipe (the part of a key after "@") is defined here and nowhere else: the rules,
 # the preflight and the config ask this module what a key means. Adding a recipe is
-# an entry in RECIPES, plus a rule (and an entry in TRAINING_SETS) only if its
+# an entry in RECIPES, plus a stage (alice_w2s.pipeline, with `makes`) only if its
 # training set is made in a new way.
 
 # Where each rule that makes a training set writes it, relative to the results
-# folder. Each producing rule owns its own location, so no wildcard pattern has to
-# tell their outputs apart. Fields: {dataset}, {key}, {name} (the trained base
-# model), {recipe}, {teacher} (a single-teacher student's teacher key), {pool}.
-TRAINING_SETS = {
-    "teacher_cot": "labels/{dataset}/teacher_cot/{name}.parquet",  # rule labels_teacher_cot
-    "teacher_qa": "labels/{dataset}/teacher_qa/{name}.parquet",  # rule labels_teacher_qa
-    "gold_sets": "labels/{dataset}/gold_sets/{recipe}.parquet",  # rule labels_gold_sets
-    "w2s_answers": "w2s_answers/{dataset}/{teacher}/{pool}.parquet",  # rule w2s_answers
-    "synthesized": "labels/{dataset}/synthesized/{key}.parquet",  # rule synthesize
-    # a cascade's first link, whatever its recipe: the rows of its slice in the
-    # direct pair's training set
-    "sliced": "labels/{dataset}/sliced/{key}.parquet",  # rule slice_labels
-}
+# folder: declared with its stage (alice_w2s.pipeline).
+TRAINING_SETS = pipeline.TRAINING_SETS
+
+
 @dataclass(frozen=True)
 class Recipe:
     """What a recipe means: how its training set is made and how it is trained."""

@@ -14,8 +14,8 @@ import math
 import sys
 from dataclasses import dataclass
 
-from alice_w2s import plan
-from alice_w2s.config import GENERATING_STAGES, model_gpus, sft_recipe, split_sizes, stage_engine
+from alice_w2s import pipeline, plan
+from alice_w2s.config import model_gpus, sft_recipe, split_sizes, stage_engine
 from alice_w2s.datasets.registry import get_spec
 
 GIB = 2**30
@@ -206,7 +206,7 @@ def check(config: dict) -> list[str]:
                 f"and its memory and runtime requests are not scaled; set models.{name}.size_b (billions)"
             )
             continue
-        for stage in GENERATING_STAGES:
+        for stage in pipeline.GENERATING:
             backend, engine = stage_engine(config, stage, model["gpus"])
             if backend != "vllm":
                 continue
@@ -253,16 +253,13 @@ def _context_problems(config: dict) -> list[str]:
     shown = stages["summarize"].get("max_representatives") or stages["sample"]["k"] // 2
     chars = stages["summarize"].get("max_representative_chars")
     representative = min(sample, math.ceil(chars / 3)) if chars else sample
-    prompt = {
-        "cot": PROMPT_TOKENS,
-        "sample": PROMPT_TOKENS,
-        "zeroshot": PROMPT_TOKENS,
-        "w2s": PROMPT_TOKENS,
-        "eval": PROMPT_TOKENS,
-        "summarize": PROMPT_TOKENS + shown * representative,
-        # the question, each teacher's answer and uncertainty, the student's own answer
-        "synthesize": PROMPT_TOKENS + teachers * (sample + summarize) + stages["zeroshot"]["max_new_tokens"],
+    # what a stage's prompt holds beyond the question (and its instructions)
+    added = {
+        "summarize": shown * representative,
+        # each teacher's answer and uncertainty, the student's own answer
+        "synthesize": teachers * (sample + summarize) + stages["zeroshot"]["max_new_tokens"],
     }
+    prompt = {stage: PROMPT_TOKENS + added.get(stage, 0) for stage in pipeline.GENERATING}
     problems = []
     for stage, tokens in prompt.items():
         backend, engine = stage_engine(config, stage, 0)

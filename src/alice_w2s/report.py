@@ -13,20 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from alice_w2s import pipeline
+
 # results/<folder>/... -> the stage that wrote it, in pipeline order
-STAGES = {
-    "data": "Data",
-    "base_models": "Embedded models",
-    "cot": "CoT rejection sampling",
-    "labels": "Training labels",
-    "samples": "Teacher samples",
-    "clusters": "Clusters",
-    "uncertainty": "Uncertainty summaries",
-    "zeroshot": "Student zero-shot",
-    "w2s_answers": "Original W2SG answers",
-    "models": "Fine-tuning",
-    "eval": "Evaluation",
-}
+STAGES = pipeline.folder_titles()
 
 
 def stage_of(artifact: str, results: str) -> str:

@@ -20,6 +20,10 @@ from typing import Any
 
 from alice_w2s.io import write_manifest
 
+# Code identity (alice_w2s.fingerprint): all of this module is bookkeeping (logging,
+# one-line errors, timing, manifests, thread limits); changing it reruns no job.
+OUTPUT_CODE = ()
+
 log = logging.getLogger("alice_w2s")
 # Tracebacks go to the rule's log file only; the console gets one line.
 trace = logging.getLogger("alice_w2s.trace")

@@ -1,17 +1,15 @@
 """Adapter: fine-tune a base model on a training set (question -> label)."""
 
 from alice_w2s.backends.sft import fine_tune
-from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import read_parquet
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import plain, run_stage
 
 
 def main(smk):
-    spec = get_spec(smk.params.kind)
     prompts = prompts_from(smk.params)
     labels = read_parquet(smk.input.labels, required=("id", "question", "label"))
-    pairs = [(prompts.question(spec.answer_type, q), label) for q, label in zip(labels["question"], labels["label"], strict=True)]
+    pairs = [(prompts.question(smk.params.answer_type, q), label) for q, label in zip(labels["question"], labels["label"], strict=True)]
     # Several GPUs: one process each, through accelerate launch (fine_tune says
     # when nothing is trained and how the effective batch is kept).
     return fine_tune(

@@ -26,6 +26,10 @@ import httpx
 
 from alice_w2s.backends.generation import Chat, GenerationResult, Sampling, request_keys, request_seed
 
+# Code identity (alice_w2s.fingerprint): hashed only into the jobs that generate
+# through a server, so a change to the HTTP client reruns no local job.
+GENERATION_BACKEND = "served"
+
 log = logging.getLogger("alice_w2s")
 # httpx logs one INFO line per request; a K=100 grid would drown the job's log.
 logging.getLogger("httpx").setLevel(logging.WARNING)

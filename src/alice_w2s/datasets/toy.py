@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import random
 
-# The registry names the generators of datasets.facts too; imported here so that the
-# code fingerprint of every job that makes toy data (through ``generate``) covers them.
-from alice_w2s.datasets import facts  # noqa: F401
 from alice_w2s.datasets.registry import get_spec
 
 _NAMES = ["Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena"]
