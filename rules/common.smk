@@ -1,9 +1,11 @@
-# Config validation, paths and input functions shared by all rules.
+# Glue shared by all rules: config validation and preflight at parse time, the input
+# functions of alice_w2s.job_paths with wildcards in, params and resource requests.
 import os
 import sys
 from pathlib import Path
 
 from alice_w2s import pipeline, plan
+from alice_w2s.job_paths import JobPaths
 from alice_w2s.config import ConfigError, check_prompt_overrides, load_schema, model_gpus, resolve_config, stage_engine, validate
 from alice_w2s.config import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import REGISTRY, get_spec
@@ -40,9 +42,6 @@ if all(m["source"] != "hub" for m in config["models"].values()) and all(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS = config["models"]
 EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
-# Sources whose base model the workflow builds, and the rule that builds it (gguf and
-# derived: rules/models.smk).
-BUILDERS = {"embedded": "build_embedded_model", "gguf": "build_gguf_model", "derived": "build_derived_model"}
 # The toy kinds the embedded models' tokenizer corpus and warm-up draw from.
 WARMUP_KINDS = sorted(kind for kind, spec in REGISTRY.items() if spec.warmup_corpus)
 EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
@@ -57,58 +56,39 @@ wildcard_constraints:
     key=r"[^/]+",
 
 
-def data_path(part):
-    """A dataset's file: a part prepare_data writes (teacher, transfer, eval) or the
-    gold-free pool (transfer_questions)."""
-    return stage_output(part) if part == "transfer_questions" else stage_output("prepare_data", part)
-
-
-def stage_output(rule, output="", /, **fields):
-    """An output of `rule` (by name, if it has several) where its stage
-    (alice_w2s.pipeline) declares it; fields not given stay Snakemake wildcards."""
-    template = pipeline.output(rule, output)
-    for field, value in fields.items():
-        template = template.replace(f"{{{field}}}", str(value))
-    return f"{R}/{template}"
-
-
-def stage_outputs(rule):
-    """Every named output of `rule`'s stage, for `output: **stage_outputs(rule)`."""
-    return {name: stage_output(rule, name) for name in pipeline.stage(rule).outputs}
+# Paths and input functions: alice_w2s.job_paths, wrapped for Snakemake (wildcards in).
+PATHS = JobPaths(config)
+data_path = PATHS.data
+stage_output = PATHS.output
+stage_outputs = PATHS.outputs
+base_model_dir = PATHS.base_model_dir
+model_files = PATHS.model_files
+model_location = PATHS.model_location
+training_set = PATHS.training_set
 
 
 def embedded_model_dirs():
     return [base_model_dir(name) for name in EMBEDDED]
 
 
-def base_model_dir(name):
-    """The folder the workflow builds base model `name` in (a BUILDERS source)."""
-    return stage_output(BUILDERS[MODELS[name]["source"]], name=name)
+def teacher_qa_inputs(wildcards):
+    return PATHS.teacher_qa_inputs(wildcards.dataset, wildcards.name)
 
 
-def model_files(dataset, key):
-    """Files a job needs to load model `key` (empty for hub and served models)."""
-    parsed = plan.parse_key(key)
-    if not parsed.is_base:
-        return [stage_output("sft", dataset=dataset, key=key)]
-    if MODELS[parsed.name]["source"] in BUILDERS:
-        return [base_model_dir(parsed.name)]
-    return []
+def cot_model_inputs(wildcards):
+    return PATHS.cot_model(wildcards.dataset, wildcards.name)
 
 
-def model_location(dataset, key):
-    """What the backends load for `key`: a folder or a hub id (with revision)."""
-    parsed = plan.parse_key(key)
-    if not parsed.is_base:
-        return {"path": stage_output("sft", dataset=dataset, key=key), "revision": None}
-    model = MODELS[parsed.name]
-    if model["source"] in BUILDERS:
-        return {"path": base_model_dir(parsed.name), "revision": None}
-    if model["source"] == "served":
-        # An OpenAI-compatible server; the API key's variable name only, never the key.
-        served = {k: model.get(k) for k in ("url", "model", "api_key_env")}
-        return {"source": "served", **served, "revision": None, "client": config["generation"]["served"]}
-    return {"path": model["path"], "revision": model.get("revision")}
+def synthesis_inputs(wildcards):
+    return PATHS.synthesis_inputs(wildcards.dataset, wildcards.key)
+
+
+def label_quality_inputs(wildcards):
+    return PATHS.label_quality_inputs(wildcards.dataset, wildcards.key)
+
+
+def table_evaluations(wildcards):
+    return PATHS.table_inputs(wildcards.table)
 
 
 def generation_params(rule, key_of):
@@ -217,23 +197,9 @@ def cluster_settings(wildcards):
     return {"answer_key": answer_key}
 
 
-def teacher_qa_inputs(wildcards):
-    """The teacher half, and the CoT filter's output when the Q-A teacher trains on
-    the questions whose CoT survived (stages.teacher_qa.questions: cot_survivors)."""
-    inputs = {"teacher_half": data_path("teacher")}
-    if config["stages"]["teacher_qa"]["questions"] == "cot_survivors":
-        inputs["cot"] = stage_output("cot_filter")
-    return {k: v.format(dataset=wildcards.dataset, name=wildcards.name) for k, v in inputs.items()}
-
-
 def sft_recipe(key):
     """The SFT recipe of a model key: `sft`, with its role's overrides on top."""
     return config_sft_recipe(config, plan.sft_role(plan.parse_key(key).recipe))
-
-
-def training_set(dataset, key):
-    """The labels file a trained model `key` is fine-tuned on (plan decides which)."""
-    return f"{R}/{plan.training_set(dataset, key)}"
 
 
 def dataset_spec(dataset):
@@ -310,67 +276,15 @@ def unless_human_cot(param):
     return lambda wildcards: None if dataset_spec(wildcards.dataset).has_human_cot else param(wildcards)
 
 
-def cot_model_inputs(wildcards):
-    if dataset_spec(wildcards.dataset).has_human_cot:
-        return []  # GSM8K-like: the human worked solutions, no generation
-    return model_files(wildcards.dataset, wildcards.name)
-
-
-def teacher_files(maker, dataset, key):
-    """Per teacher of an Alice student `key` (a plan.ModelKey), the output of rule
-    `maker` (cluster or summarize_uncertainty) on the student's pool."""
-    return [stage_output(maker, dataset=dataset, teacher=t, pool=key.work_pool) for t in plan.teachers_of(key)]
-
-
-def label_quality_inputs(wildcards):
-    """A trained model's training set and the gold rows it is scored against; for an
-    Alice student also its teachers' clusters (their final answers, for the 2x2)."""
-    inputs = {
-        "labels": training_set(wildcards.dataset, wildcards.key),
-        "teacher": data_path("teacher").format(dataset=wildcards.dataset),
-        "transfer": data_path("transfer").format(dataset=wildcards.dataset),
-    }
-    key = plan.parse_key(wildcards.key)
-    if plan.training_set_maker(key) == "synthesized":
-        inputs["clusters"] = teacher_files("cluster", wildcards.dataset, key)
-    return inputs
-
-
-def synthesis_inputs(wildcards):
-    """Per teacher, its uncertainty summary (or, without uncertainty, only its
-    clusters: no summarizer job runs), and the student's own zero-shot answers.
-    A base student answers the whole pool once, for every link and experiment it
-    is in (one greedy pass, cheap next to K teacher samples); synthesis picks rows."""
-    key = plan.check_training_set_maker(wildcards.key, "synthesized")
-    maker, name = ("summarize_uncertainty", "uncertainty") if key.uses_uncertainty else ("cluster", "clusters")
-    return {
-        "transfer": data_path("transfer_questions").format(dataset=wildcards.dataset),
-        name: teacher_files(maker, wildcards.dataset, key),
-        "zeroshot": stage_output("zeroshot", dataset=wildcards.dataset, name=key.name, pool="all"),
-        "model": model_files(wildcards.dataset, key.name),
-    }
-
-
 # --- tables ------------------------------------------------------------------------
 
 TABLES = config["tables"]
 TABLE_CELLS = {name: plan.table_cells(table) for name, table in TABLES.items()}
 
 
-def table_evaluations(wildcards):
-    """Per-item results and summaries of every model a table reads, PGR baselines
-    included, and the label quality of each one that was fine-tuned (what it learned from)."""
-    needed = plan.cell_models(TABLE_CELLS[wildcards.table])
-    return {
-        "summaries": [stage_output("eval", "summary", dataset=d, key=k) for d, k in needed],
-        "per_item": [stage_output("eval", "per_item", dataset=d, key=k) for d, k in needed],
-        "label_quality": [stage_output("label_quality", dataset=d, key=k) for d, k in trained_cell_models(wildcards.table)],
-    }
-
-
 def trained_cell_models(table):
     """The (dataset, model) evaluations of a table whose model was fine-tuned."""
-    return [(d, k) for d, k in plan.cell_models(TABLE_CELLS[table]) if not plan.parse_key(k).is_base]
+    return plan.trained_cell_models(TABLE_CELLS[table])
 
 
 # --- base models converted from GGUF (rules/models.smk) ------------------------------

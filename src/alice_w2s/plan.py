@@ -324,3 +324,8 @@ def cell_models(cells: list[dict]) -> list[tuple[str, str]]:
             if key is not None:
                 needed.append((cell["dataset"], key))
     return list(dict.fromkeys(needed))
+
+
+def trained_cell_models(cells: list[dict]) -> list[tuple[str, str]]:
+    """The (dataset, model) evaluations of ``cell_models`` whose model was fine-tuned."""
+    return [(d, k) for d, k in cell_models(cells) if not parse_key(k).is_base]

@@ -1,0 +1,140 @@
+"""Where a run's files are, and which files each job reads: the rules' input
+functions as plain code (``rules/common.smk`` wraps them for Snakemake).
+
+Every path is the results folder plus a stage's output template
+(``alice_w2s.pipeline``), with the fields a job knows filled in; fields not given
+stay Snakemake wildcards (``{dataset}``). Which model a key loads and which training
+set it learns from are ``alice_w2s.plan``'s decisions; this module only turns them
+into files.
+"""
+
+from __future__ import annotations
+
+from alice_w2s import pipeline, plan
+from alice_w2s.datasets.registry import get_spec
+
+# Sources whose base model the workflow builds, and the rule that builds it.
+BUILDERS = {"embedded": "build_embedded_model", "gguf": "build_gguf_model", "derived": "build_derived_model"}
+
+
+class JobPaths:
+    """The files of one validated config's run."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.results = config["results"]
+        self.models = config["models"]
+
+    def output(self, rule: str, which: str = "", /, **fields: object) -> str:
+        """An output of ``rule`` (by name, if it has several) under the results folder."""
+        template = pipeline.output(rule, which)
+        for field, value in fields.items():
+            template = template.replace(f"{{{field}}}", str(value))
+        return f"{self.results}/{template}"
+
+    def outputs(self, rule: str) -> dict[str, str]:
+        """Every named output of ``rule``, wildcards left in."""
+        return {name: self.output(rule, name) for name in pipeline.stage(rule).outputs}
+
+    def data(self, part: str, **fields: object) -> str:
+        """A dataset's file: a part prepare_data writes (teacher, transfer, eval) or
+        the gold-free pool (transfer_questions)."""
+        if part == "transfer_questions":
+            return self.output(part, **fields)
+        return self.output("prepare_data", part, **fields)
+
+    # --- models -----------------------------------------------------------------------
+
+    def base_model_dir(self, name: str) -> str:
+        """The folder the workflow builds base model ``name`` in (a BUILDERS source)."""
+        return self.output(BUILDERS[self.models[name]["source"]], name=name)
+
+    def model_files(self, dataset: str, key: str) -> list[str]:
+        """Files a job needs to load model ``key`` (none for hub and served models)."""
+        parsed = plan.parse_key(key)
+        if not parsed.is_base:
+            return [self.output("sft", dataset=dataset, key=key)]
+        if self.models[parsed.name]["source"] in BUILDERS:
+            return [self.base_model_dir(parsed.name)]
+        return []
+
+    def model_location(self, dataset: str, key: str) -> dict:
+        """What the backends load for ``key``: a folder, a hub id (with revision) or a server."""
+        parsed = plan.parse_key(key)
+        if not parsed.is_base:
+            return {"path": self.output("sft", dataset=dataset, key=key), "revision": None}
+        model = self.models[parsed.name]
+        if model["source"] in BUILDERS:
+            return {"path": self.base_model_dir(parsed.name), "revision": None}
+        if model["source"] == "served":
+            # An OpenAI-compatible server; the API key's variable name only, never the key.
+            served = {k: model.get(k) for k in ("url", "model", "api_key_env")}
+            return {"source": "served", **served, "revision": None, "client": self.config["generation"]["served"]}
+        return {"path": model["path"], "revision": model.get("revision")}
+
+    # --- training sets and what they are made from ---------------------------------------
+
+    def training_set(self, dataset: str, key: str) -> str:
+        """The labels file a trained model ``key`` is fine-tuned on (plan decides which)."""
+        return f"{self.results}/{plan.training_set(dataset, key)}"
+
+    def cot_model(self, dataset: str, name: str) -> list[str]:
+        """The model the CoT filter generates with: none where the dataset has human
+        worked solutions (GSM8K-like)."""
+        if get_spec(self.config["datasets"][dataset]["kind"]).has_human_cot:
+            return []
+        return self.model_files(dataset, name)
+
+    def teacher_qa_inputs(self, dataset: str, name: str) -> dict[str, str]:
+        """The teacher half, and the CoT filter's output when the Q-A teacher trains
+        on the questions whose CoT survived (stages.teacher_qa.questions: cot_survivors)."""
+        inputs = {"teacher_half": self.data("teacher", dataset=dataset)}
+        if self.config["stages"]["teacher_qa"]["questions"] == "cot_survivors":
+            inputs["cot"] = self.output("cot_filter", dataset=dataset, name=name)
+        return inputs
+
+    def teacher_files(self, maker: str, dataset: str, key: plan.ModelKey) -> list[str]:
+        """Per teacher of an Alice student ``key``, the output of rule ``maker``
+        (cluster or summarize_uncertainty) on the student's pool."""
+        return [self.output(maker, dataset=dataset, teacher=t, pool=key.work_pool) for t in plan.teachers_of(key)]
+
+    def synthesis_inputs(self, dataset: str, key: str) -> dict:
+        """Per teacher, its uncertainty summary (or, without uncertainty, only its
+        clusters: no summarizer job runs), and the student's own zero-shot answers.
+        A base student answers the whole pool once, for every link and experiment it
+        is in (one greedy pass, cheap next to K teacher samples); synthesis picks rows."""
+        parsed = plan.check_training_set_maker(key, "synthesized")
+        maker, name = ("summarize_uncertainty", "uncertainty") if parsed.uses_uncertainty else ("cluster", "clusters")
+        return {
+            "transfer": self.data("transfer_questions", dataset=dataset),
+            name: self.teacher_files(maker, dataset, parsed),
+            "zeroshot": self.output("zeroshot", dataset=dataset, name=parsed.name, pool="all"),
+            "model": self.model_files(dataset, parsed.name),
+        }
+
+    def label_quality_inputs(self, dataset: str, key: str) -> dict:
+        """A trained model's training set and the gold rows it is scored against; for
+        an Alice student also its teachers' clusters (their final answers, for the 2x2)."""
+        inputs: dict = {
+            "labels": self.training_set(dataset, key),
+            "teacher": self.data("teacher", dataset=dataset),
+            "transfer": self.data("transfer", dataset=dataset),
+        }
+        parsed = plan.parse_key(key)
+        if plan.training_set_maker(parsed) == "synthesized":
+            inputs["clusters"] = self.teacher_files("cluster", dataset, parsed)
+        return inputs
+
+    # --- tables ----------------------------------------------------------------------
+
+    def table_inputs(self, table: str) -> dict[str, list[str]]:
+        """Per-item results and summaries of every model a table reads, PGR baselines
+        included, and the label quality of each one that was fine-tuned."""
+        cells = plan.table_cells(self.config["tables"][table])
+        needed = plan.cell_models(cells)
+        trained = plan.trained_cell_models(cells)
+        return {
+            "summaries": [self.output("eval", "summary", dataset=d, key=k) for d, k in needed],
+            "per_item": [self.output("eval", "per_item", dataset=d, key=k) for d, k in needed],
+            "label_quality": [self.output("label_quality", dataset=d, key=k) for d, k in trained],
+        }
