@@ -97,7 +97,7 @@ def generation_params(rule, key_of):
     `shard_size`: prompts per resumable shard (alice_w2s.backends.sharded)."""
     stage = pipeline.stage(rule).engine
     if stage is None:
-        raise ValueError(f"rule {rule}: its stage in alice_w2s.pipeline generates nothing (no engine)")
+        raise ValueError(f"{rule} in rules/: its stage in alice_w2s.pipeline generates nothing (no engine)")
 
     def params(wildcards):
         backend, options = stage_engine(config, stage, gpus_for(key_of(wildcards)))
@@ -116,11 +116,11 @@ def check_stage(rule):
     try:
         stage = pipeline.stage(rule.name)
     except ValueError as err:
-        sys.exit(f"error: rule {rule.name}: {err}")
+        sys.exit(f"error: {rule.name} in rules/: {err}")
     if Path(rule.script).name != f"{rule.name}.py":
-        sys.exit(f"error: rule {rule.name} runs {rule.script}, not workflow/scripts/{rule.name}.py")
+        sys.exit(f"error: {rule.name} in rules/ runs {rule.script}, not workflow/scripts/{rule.name}.py")
     if (stage.engine is not None) != hasattr(rule.params, "generation"):
-        sys.exit(f"error: rule {rule.name}: generation params without an engine in its stage, or the reverse")
+        sys.exit(f"error: {rule.name} in rules/: generation params without an engine in its stage, or the reverse")
 
 
 def code_identity(rule):

@@ -51,4 +51,4 @@ def test_a_script_rule_that_is_no_stage_stops_the_plan(tmp_path):
     )
     result = snakemake(checkout, "-n", checkout=checkout)
     assert result.returncode != 0
-    assert "error: rule stray: no stage 'stray' in alice_w2s.pipeline.STAGES" in result.stderr
+    assert "error: stray in rules/: no stage 'stray' in alice_w2s.pipeline.STAGES" in result.stderr

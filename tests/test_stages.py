@@ -243,3 +243,46 @@ def test_evaluation_reports_strict_and_lenient_beside_the_paper_metric(scripted,
     items = evaluate.score_responses(trivia, get_spec("triviaqa"), ["It is St. Louis.\nAnswer: St. Louis"])
     summary = evaluate.summarize(items)
     assert summary["accuracy"] == 0.0 and summary["lenient_accuracy"] == 1.0
+
+
+def test_a_generating_stage_discards_its_shards_only_once_its_outputs_are_written(scripted, tmp_path, monkeypatch):
+    """stage_generation.generate_then_write: the sequence every generating script runs."""
+    from alice_w2s import stage_generation
+    from alice_w2s.backends.sharded import ShardedGenerator, shard_dir_for
+
+    output = tmp_path / "out.parquet"
+    events: list[str] = []
+
+    class Recorded(ShardedGenerator):
+        def close(self):
+            events.append("close")
+            super().close()
+
+        def discard(self):
+            events.append("discard")
+            super().discard()
+
+    model = scripted(lambda prompt, i: "Answer: x")
+    monkeypatch.setattr(
+        stage_generation, "open_stage_generator",
+        lambda params, out: Recorded(lambda: model, shard_dir_for(out), {"model": "scripted"}, shard_size=2),
+    )
+    chats = [[{"role": "user", "content": f"q{i}"}] for i in range(5)]
+    sampling = Sampling(temperature=0.0, top_p=1.0, max_new_tokens=8, n=1, seed=0)
+
+    def failing_write(result):
+        events.append("write")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        stage_generation.generate_then_write(None, str(output), lambda g: g.generate(chats, sampling), failing_write)
+    assert events == ["close", "write"] and shard_dir_for(output).exists()  # the shards survive for a rerun
+
+    events.clear()
+    calls_before = len(model.calls)
+    result, shards = stage_generation.generate_then_write(
+        None, str(output), lambda g: g.generate(chats, sampling), lambda r: events.append("write")
+    )
+    assert events == ["close", "write", "discard"] and not shard_dir_for(output).exists()
+    assert shards == {"shards_reused": 3, "shards_total": 3} and len(model.calls) == calls_before
+    assert [t[0] for t in result.texts] == ["Answer: x"] * 5

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from alice_w2s.backends.generation import Generator, Sampling, open_generator
 from alice_w2s.backends.sharded import ShardedGenerator, folder_fingerprint, shard_dir_for
 
 log = logging.getLogger("alice_w2s")
+T = TypeVar("T")
 
 
 def sampling_from(settings: dict, seed: int, n: int = 1) -> Sampling:
@@ -60,6 +62,22 @@ def open_stage_generator(params: Any, output: str, model: dict | None = None) ->
         int(generation["shard_size"]),
         seeds_per_request=backend in ("vllm", "served"),
     )
+
+
+def generate_then_write(
+    params: Any, output: str, generate: Callable[[ShardedGenerator], T], write: Callable[[T], None]
+) -> tuple[T, dict]:
+    """A generating stage's sequence, in one place: open the rule's generator
+    (resumable shards beside ``output``, the job's first output), ``generate`` with
+    it, close it (the model's memory is freed before writing), ``write`` the outputs,
+    and only then discard the shards, so a crash before the outputs are whole resumes
+    from them. Returns what ``generate`` returned and the shard counts (manifest only)."""
+    generator = open_stage_generator(params, output)
+    produced = generate(generator)
+    generator.close()
+    write(produced)
+    generator.discard()
+    return produced, generator.stats()
 
 
 def generation_stats(result: Any) -> dict:

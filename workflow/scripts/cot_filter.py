@@ -4,7 +4,7 @@ from alice_w2s.datasets.registry import get_spec
 from alice_w2s.io import read_parquet, write_parquet
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
-from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from
+from alice_w2s.stage_generation import generate_then_write, generation_stats, sampling_from
 from alice_w2s.stages import cot
 
 
@@ -14,16 +14,15 @@ def main(smk):
     result, shards = None, {}
     if spec.has_human_cot:
         rows = cot.human_cot(teacher_half, spec)
+        write_parquet(rows, smk.output[0])
     else:
         settings = smk.params.settings
-        generator = open_stage_generator(smk.params, smk.output[0])
         sampling = sampling_from(settings, smk.params.seed, n=settings["tries"])
-        rows, result = cot.rejection_sample(teacher_half, spec, generator, sampling, prompts_from(smk.params))
-        generator.close()
-        shards = generator.stats()
-    write_parquet(rows, smk.output[0])
-    if not spec.has_human_cot:
-        generator.discard()
+        (rows, result), shards = generate_then_write(
+            smk.params, smk.output[0],
+            lambda generator: cot.rejection_sample(teacher_half, spec, generator, sampling, prompts_from(smk.params)),
+            lambda produced: write_parquet(produced[0], smk.output[0]),
+        )
     kept = int(rows["correct"].sum())
     return {"questions": len(rows), "kept": kept, "yield": kept / max(len(rows), 1), **generation_stats(result), **shards}
 

@@ -5,7 +5,7 @@ from alice_w2s.io import read_parquet, write_parquet
 from alice_w2s.pools import read_pool
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
-from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from
+from alice_w2s.stage_generation import generate_then_write, generation_stats, sampling_from
 from alice_w2s.stages.summarize import summarize_uncertainty
 
 
@@ -14,15 +14,16 @@ def main(smk):
     clusters = read_parquet(smk.input.clusters, required=("id", "cluster_idx", "representative", "representative_idx", "is_final"))
     # The (large) summarizer is loaded only if some question has several clusters
     # and a shard of them is not done yet.
-    generator = open_stage_generator(smk.params, smk.output[0])
     settings = smk.params.settings
-    uncertainty, result, cut = summarize_uncertainty(
-        questions, get_spec(smk.params.kind).answer_type, clusters, generator, sampling_from(settings, smk.params.seed), prompts_from(smk.params),
-        settings["max_representatives"], settings["max_representative_chars"],
+    sampling = sampling_from(settings, smk.params.seed)
+    (uncertainty, result, cut), shards = generate_then_write(
+        smk.params, smk.output[0],
+        lambda generator: summarize_uncertainty(
+            questions, get_spec(smk.params.kind).answer_type, clusters, generator, sampling, prompts_from(smk.params),
+            settings["max_representatives"], settings["max_representative_chars"],
+        ),
+        lambda produced: write_parquet(produced[0], smk.output[0]),
     )
-    generator.close()
-    write_parquet(uncertainty, smk.output[0])
-    generator.discard()
     return {
         "questions": len(uncertainty),
         "summarized": int(uncertainty["uncertainty"].notna().sum()),
@@ -30,7 +31,7 @@ def main(smk):
         "no_teacher_answer": int((uncertainty["n_clusters"] == 0).sum()),
         **cut,
         **generation_stats(result),
-        **generator.stats(),
+        **shards,
     }
 
 

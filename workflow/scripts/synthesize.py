@@ -6,7 +6,7 @@ from alice_w2s.io import read_parquet, write_parquet
 from alice_w2s.pools import read_pool
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
-from alice_w2s.stage_generation import generation_stats, open_stage_generator, sampling_from
+from alice_w2s.stage_generation import generate_then_write, generation_stats, sampling_from
 from alice_w2s.stages.student import synthesize
 from alice_w2s.stages.summarize import teacher_table
 
@@ -23,28 +23,22 @@ def main(smk):
         teachers = [read_parquet(path, required=UNCERTAINTY_COLUMNS) for path in smk.input.uncertainty]
     else:
         teachers = [teacher_table(questions, read_parquet(path, required=CLUSTER_COLUMNS)) for path in smk.input.clusters]
-    generator = open_stage_generator(smk.params, smk.output[0])
-    labels, result, counts = synthesize(
-        questions,
-        spec.answer_type,
-        own,
-        teachers,
-        generator,
-        sampling_from(smk.params.settings, smk.params.seed),
-        prompts_from(smk.params),
-        use_uncertainty=use_uncertainty,
-        keep_unparsable=smk.params.settings["keep_unparsable"],
+    sampling = sampling_from(smk.params.settings, smk.params.seed)
+    (labels, result, counts), shards = generate_then_write(
+        smk.params, smk.output[0],
+        lambda generator: synthesize(
+            questions, spec.answer_type, own, teachers, generator, sampling, prompts_from(smk.params),
+            use_uncertainty=use_uncertainty, keep_unparsable=smk.params.settings["keep_unparsable"],
+        ),
+        lambda produced: write_parquet(produced[0], smk.output[0]),
     )
-    generator.close()
-    write_parquet(labels, smk.output[0])
-    generator.discard()
     return {
         "questions": len(questions),
         "teachers": len(teachers),
         "labels": len(labels),
         **counts,
         **generation_stats(result),
-        **generator.stats(),
+        **shards,
     }
 
 
