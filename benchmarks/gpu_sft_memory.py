@@ -131,6 +131,7 @@ def run_case(name: str, models: Path, out: Path, tiny: bool, steps: int) -> dict
     import transformers
 
     from alice_w2s.backends import sft
+    from alice_w2s.backends.sft_examples import build_training_set
     from alice_w2s.preflight import sft_gpu_memory
 
     family, changes, kind, loss_path, _ = CASES[name]
@@ -194,7 +195,7 @@ def run_case(name: str, models: Path, out: Path, tiny: bool, steps: int) -> dict
         "estimate_gib": round(estimate.total, 1), "estimate_parts": {k: round(v, 1) for k, v in estimate.parts.items()},
     }
     # real tokens: what the collator saw over the run (stats' padding share of batch tokens)
-    real = sum(len(e["input_ids"]) for e in sft.build_training_set(
+    real = sum(len(e["input_ids"]) for e in build_training_set(
         transformers.AutoTokenizer.from_pretrained(models / family), pairs, recipe.max_length)[0])
     row["real_tokens_per_s"] = round(real * recipe.epochs / timing["train_seconds"], 1)
     later = sorted(step_seconds[1:]) or step_seconds  # the first batch pays one-time costs

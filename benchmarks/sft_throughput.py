@@ -80,7 +80,8 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from alice_w2s.backends.sft import _PadCollator, build_training_set, response_only_loss
+    from alice_w2s.backends.sft import response_only_loss
+    from alice_w2s.backends.sft_examples import PadCollator, build_training_set
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -99,7 +100,7 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
         order = list(LengthGroupedSampler(BATCH, lengths=[len(e["input_ids"]) for e in examples], generator=generator))
     else:
         order = torch.randperm(len(examples), generator=generator).tolist()
-    collator = _PadCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+    collator = PadCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
     batches = [collator([examples[i] for i in order[s:s + BATCH]]) for s in range(0, len(order), BATCH)]
     losses = []
     started = time.perf_counter()

@@ -10,7 +10,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from alice_w2s.backends.generation import _render
-from alice_w2s.backends.sft import build_training_example
+from alice_w2s.backends.sft_examples import build_training_example
 from alice_w2s.chat import CHAT_DATE, render_chat
 
 # Llama 3.2's date logic: today's date from strftime_now unless date_string is given.

@@ -13,8 +13,8 @@ import yaml
 from alice_w2s.answers import extract
 from alice_w2s.backends.generation import Sampling, request_seed
 from alice_w2s.backends.served import chat_seed
-from alice_w2s.backends.sft import accumulation_steps
 from alice_w2s.backends.sharded import ShardedGenerator
+from alice_w2s.effective_batch import accumulation_steps
 from alice_w2s.prompts import Prompts
 from alice_w2s.schema_defaults import section_defaults
 from alice_w2s.stages import cluster, labels, sample, student, summarize

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import test_sft
 
-from alice_w2s.backends.sft import IGNORE_INDEX, Recipe, build_training_example, train_sft
+from alice_w2s.backends.sft import Recipe, train_sft
+from alice_w2s.backends.sft_examples import IGNORE_INDEX, build_training_example
 from alice_w2s.chat import render_chat
 
 MAX = 24
@@ -65,7 +66,7 @@ def test_long_response_is_cut_to_max_length(tokenizer) -> None:
 
 
 def test_the_truncation_counts(tokenizer) -> None:
-    from alice_w2s.backends.sft import build_training_set
+    from alice_w2s.backends.sft_examples import build_training_set
 
     long_prompt, long_response = " ".join(["word"] * 40), " ".join(["blue"] * 40)
     pairs = [

@@ -10,8 +10,8 @@ import yaml
 from snakemake_runner import ROOT, snakemake
 
 from alice_w2s import preflight
-from alice_w2s.backends.sft import accumulation_steps
 from alice_w2s.config import load_schema, sft_recipe, validate
+from alice_w2s.effective_batch import accumulation_steps
 from alice_w2s.plan import parse_key, sft_role
 
 PAPER = ROOT / "config" / "paper.yaml"
@@ -88,7 +88,7 @@ def test_other_impossible_plans_are_named(paper):
     assert "in stage cluster" not in problem  # clustering runs no vLLM engine
     # an effective batch 3 GPUs cannot make
     problems = preflight.check(edited(paper, **{"models|qwen2.5-7b|sft_gpus": 3}))
-    assert any("effective_batch_size=256 is not a multiple of per_device_batch_size 4 x 3 GPUs" in p for p in problems)
+    assert any("on 3 GPU(s): sft.effective_batch_size=256 is not a multiple of per_device_batch_size=4 x 3 processes" in p for p in problems)
     # clustering TriviaQA's ~1.4 M responses on one CPU
     problems = preflight.check(edited(paper, **{"resources|cluster|gpus": 0}))
     assert [p.split(" responses")[0] for p in problems] == ["cluster on hotpotqa: 904500", "cluster on triviaqa: 1383900"]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from alice_w2s.backends.sft import IGNORE_INDEX, Recipe, build_training_example, train_sft
+from alice_w2s.backends.sft import Recipe, train_sft
+from alice_w2s.backends.sft_examples import IGNORE_INDEX, build_training_example
 
 CHATML = (
     "{% for message in messages %}"
@@ -309,7 +310,7 @@ def test_empty_examples_raise(tiny_model: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_data_parallel_training_through_accelerate_launch(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
     """The multi-GPU path (one process per GPU), run as two CPU processes."""
-    from alice_w2s.backends.sft import train_sft_launched
+    from alice_w2s.backends.sft_launch import train_sft_launched
 
     out = tmp_path / "sft-ddp"
     before = mean_response_loss(tiny_model, tokenizer, EXAMPLES[:16])
@@ -326,7 +327,7 @@ def test_data_parallel_training_through_accelerate_launch(tiny_model: Path, toke
 def test_sharded_full_fine_tune_in_two_processes(tiny_model: Path, tokenizer, tmp_path: Path) -> None:
     """FSDP full_shard with activation checkpointing, as two CPU processes (gloo):
     the path a 7B full fine-tune takes on several GPUs."""
-    from alice_w2s.backends.sft import train_sft_launched
+    from alice_w2s.backends.sft_launch import train_sft_launched
 
     out = tmp_path / "sft-fsdp"
     before = mean_response_loss(tiny_model, tokenizer, EXAMPLES[:16])
@@ -358,7 +359,7 @@ def _labels(*labels):
 
 
 def test_fine_tune_without_examples_passes_the_base_through(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
-    from alice_w2s.backends import sft
+    from alice_w2s.backends import sft_launch as sft
 
     monkeypatch.setattr(sft, "train_sft_launched", lambda *a, **k: pytest.fail("nothing may be trained"))
     settings = {"min_examples": 0, "effective_batch_size": 4, "per_device_batch_size": 4}
@@ -368,7 +369,7 @@ def test_fine_tune_without_examples_passes_the_base_through(tiny_model: Path, tm
 
 
 def test_fine_tune_stops_below_min_examples_and_keeps_the_effective_batch(tmp_path: Path, monkeypatch) -> None:
-    from alice_w2s.backends import sft
+    from alice_w2s.backends import sft_launch as sft
 
     settings = {"min_examples": 2, "effective_batch_size": 16, "per_device_batch_size": 4, "mode": "lora"}
     with pytest.raises(ValueError, match=r"labels\.parquet: 1 training examples, fewer than sft\.min_examples=2"):
@@ -383,10 +384,10 @@ def test_fine_tune_stops_below_min_examples_and_keeps_the_effective_batch(tmp_pa
 
 
 def _padded_batch(tokenizer, pairs: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
-    from alice_w2s.backends.sft import _PadCollator
+    from alice_w2s.backends.sft_examples import PadCollator
 
     examples = [build_training_example(tokenizer, p, r, max_length=128) for p, r in pairs]
-    return _PadCollator(tokenizer.pad_token_id)(examples)
+    return PadCollator(tokenizer.pad_token_id)(examples)
 
 
 VARIED = [
@@ -473,7 +474,7 @@ def test_group_by_length_pads_less_with_the_same_steps(tiny_model: Path, tmp_pat
      ({"PYTORCH_ALLOC_CONF": "max_split_size_mb:64"}, None)],
 )
 def test_fine_tune_sets_the_cuda_allocator_for_its_processes_unless_the_user_did(tmp_path: Path, monkeypatch, user_setting, expected) -> None:
-    from alice_w2s.backends import sft
+    from alice_w2s.backends import sft_launch as sft
 
     for name in ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF"):
         monkeypatch.delenv(name, raising=False)

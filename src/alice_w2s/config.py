@@ -13,6 +13,7 @@ import yaml
 
 from alice_w2s import plan, schema_defaults
 from alice_w2s.datasets import registry
+from alice_w2s.embedded_models import HEAD_DIM
 from alice_w2s.schema_defaults import as_number
 
 # Tables become target rules of their own name; these names are taken.
@@ -189,8 +190,10 @@ def _check_references(config: dict) -> None:
             for key in ("arch", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
                 if key not in model:
                     raise ConfigError(f"{where}.{key}: required for an embedded model")
-            if model["hidden_size"] != 64 * model["num_heads"]:
-                raise ConfigError(f"{where}.hidden_size: must be 64 x num_heads (vLLM on CPU needs head_dim 64)")
+            if model["hidden_size"] != HEAD_DIM * model["num_heads"]:
+                raise ConfigError(
+                    f"{where}.hidden_size: must be {HEAD_DIM} x num_heads (vLLM on CPU needs head_dim {HEAD_DIM})"
+                )
         elif model["source"] == "served":
             for key in ("url", "model"):
                 if key not in model:

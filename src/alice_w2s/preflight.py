@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from alice_w2s import pipeline, plan
 from alice_w2s.config import model_gpus, sft_recipe, split_sizes, stage_engine
 from alice_w2s.datasets.registry import get_spec
+from alice_w2s.effective_batch import accumulation_steps
 
 GIB = 2**30
 # Per parameter, full fine-tuning with fp32 master weights (bf16 autocast): weights 4,
@@ -172,12 +173,10 @@ def check(config: dict) -> list[str]:
         model = models[name]
         recipe = sft_recipe(config, role)
         gpus = model_gpus(model, training=True)
-        per_step = recipe["per_device_batch_size"] * max(1, gpus)
-        if recipe["effective_batch_size"] % per_step:
-            problems.append(
-                f"sft of {name} ({role}): sft.effective_batch_size={recipe['effective_batch_size']} is not a "
-                f"multiple of per_device_batch_size {recipe['per_device_batch_size']} x {max(1, gpus)} GPUs"
-            )
+        try:
+            accumulation_steps(recipe["effective_batch_size"], recipe["per_device_batch_size"], gpus)
+        except ValueError as err:
+            problems.append(f"sft of {name} ({role}) on {max(1, gpus)} GPU(s): {err}")
         if gpus == 0 or model["source"] == "embedded":
             continue  # CPU jobs: nothing to fit on a GPU
         need, have = sft_gpu_memory(model["size_b"], recipe, gpus), _gpu_mem(config, name)

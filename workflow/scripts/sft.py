@@ -1,6 +1,6 @@
 """Adapter: fine-tune a base model on a training set (question -> label)."""
 
-from alice_w2s.backends.sft import fine_tune
+from alice_w2s.backends.sft_launch import fine_tune
 from alice_w2s.io import read_parquet
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import plain, run_stage

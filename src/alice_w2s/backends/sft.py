@@ -6,16 +6,15 @@ one GPU, or several GPUs under ``accelerate launch``. The output directory alway
 holds a plain, full model (LoRA adapters are merged) that vLLM and transformers
 load directly.
 
-``fine_tune`` is what an SFT job does with its training set, the pass-through of
-an empty set included; ``Recipe``'s defaults are the config schema's (``sft``).
+``Recipe``'s defaults are the config schema's (``sft``). Examples are made and
+batched in ``backends.sft_examples``; what an SFT job does with its training set
+(the pass-through of an empty set, several GPUs) is ``backends.sft_launch``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Mapping
@@ -25,25 +24,13 @@ from typing import Any
 
 import torch
 
-from alice_w2s.chat import render_chat
+from alice_w2s.backends.sft_examples import IGNORE_INDEX, PadCollator, build_training_set
+from alice_w2s.effective_batch import accumulation_steps
 from alice_w2s.io import atomic_dir
 from alice_w2s.schema_defaults import section_defaults
 from alice_w2s.training_curves import CURVE_COLUMNS, CURVE_FILE
 
-IGNORE_INDEX = -100  # label value ignored by the causal-LM cross-entropy
 SHARDING = ("full_shard", "shard_grad_op", "none")
-
-
-def accumulation_steps(effective_batch_size: int, per_device_batch_size: int, processes: int) -> int:
-    """Gradient accumulation that makes per_device x accumulation x processes equal
-    the configured effective batch, whatever the job's GPU count."""
-    per_step = per_device_batch_size * max(1, processes)
-    if effective_batch_size % per_step:
-        raise ValueError(
-            f"sft.effective_batch_size={effective_batch_size} is not a multiple of "
-            f"per_device_batch_size={per_device_batch_size} x {max(1, processes)} processes"
-        )
-    return effective_batch_size // per_step
 
 
 def fsdp_arguments(recipe: Recipe, layer_classes: list[str]) -> dict[str, Any]:
@@ -130,109 +117,6 @@ class Recipe:
                 value = list(value)
             kwargs[key] = value
         return cls(**kwargs)
-
-
-def _flat_ids(encoded: Any) -> list[int]:
-    """Normalise apply_chat_template(tokenize=True) output to a flat list of ints.
-
-    transformers 5 returns a BatchEncoding (dict with "input_ids") by default;
-    older versions return a list, possibly nested for batched input.
-    """
-    if isinstance(encoded, Mapping):
-        encoded = encoded["input_ids"]
-    if isinstance(encoded, torch.Tensor):
-        encoded = encoded.tolist()
-    encoded = list(encoded)
-    if encoded and isinstance(encoded[0], (list, tuple)):
-        if len(encoded) != 1:
-            raise ValueError(f"expected a single sequence, got a batch of {len(encoded)}")
-        encoded = list(encoded[0])
-    return [int(t) for t in encoded]
-
-
-def build_training_example_with_cuts(
-    tokenizer: Any, prompt: str, response: str, max_length: int
-) -> tuple[dict[str, list[int]] | None, bool, bool]:
-    """``build_training_example`` plus whether the prompt and whether the response
-    were cut: ``(example, prompt_truncated, response_truncated)``."""
-    prompt_ids = _flat_ids(
-        render_chat(tokenizer, [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
-    )
-    eos_id = tokenizer.eos_token_id
-    if eos_id is None:
-        raise ValueError("tokenizer has no eos token; cannot mark the end of the response")
-    response_ids = list(tokenizer(response, add_special_tokens=False)["input_ids"]) + [eos_id]
-
-    # As in the reference script: prompt and response are each cut on their own.
-    kept_prompt, kept_response = prompt_ids[:max_length], response_ids[:max_length]
-    prompt_truncated = len(kept_prompt) < len(prompt_ids)
-    response_truncated = len(kept_response) < len(response_ids)
-    if not kept_response:  # max_length < 1; the EOS makes the response never empty otherwise
-        return None, prompt_truncated, response_truncated
-    input_ids = kept_prompt + kept_response
-    labels = [IGNORE_INDEX] * len(kept_prompt) + kept_response
-    example = {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
-    return example, prompt_truncated, response_truncated
-
-
-def build_training_example(
-    tokenizer: Any, prompt: str, response: str, max_length: int
-) -> dict[str, list[int]] | None:
-    """Tokenize one (prompt, response) pair with the loss on the response only.
-
-    Prompt ids come from the chat template (user turn + generation prompt), exactly
-    as at inference time; the response ids and EOS are tokenized separately and
-    appended to them, so the prompt/response boundary is exact (re-tokenizing the
-    full conversation could merge tokens across it). As in the paper authors'
-    reference SFT script, the prompt and the response are each cut from the right
-    to ``max_length`` tokens, so a sequence is at most 2 x max_length tokens.
-    Returns None when no response token survives (only when max_length < 1).
-    """
-    return build_training_example_with_cuts(tokenizer, prompt, response, max_length)[0]
-
-
-def build_training_set(
-    tokenizer: Any, examples: list[tuple[str, str]], max_length: int
-) -> tuple[list[dict[str, list[int]]], dict[str, int]]:
-    """The training examples of (prompt, response) pairs, and counts for the stats:
-    ``n_dropped`` (no response token left), ``prompts_truncated`` and
-    ``responses_truncated`` (examples whose prompt / response was cut to max_length)."""
-    dataset: list[dict[str, list[int]]] = []
-    counts = {"n_dropped": 0, "prompts_truncated": 0, "responses_truncated": 0}
-    for prompt, response in examples:
-        example, prompt_cut, response_cut = build_training_example_with_cuts(tokenizer, prompt, response, max_length)
-        counts["prompts_truncated"] += prompt_cut
-        counts["responses_truncated"] += response_cut
-        if example is None:
-            counts["n_dropped"] += 1
-        else:
-            dataset.append(example)
-    return dataset, counts
-
-
-class _PadCollator:
-    """Right-pad a batch: pad id in input_ids, 0 in attention_mask, -100 in labels."""
-
-    def __init__(self, pad_id: int) -> None:
-        self.pad_id = pad_id
-        self.real_tokens = 0  # over every batch made, for the padding share in the stats
-        self.batch_tokens = 0
-
-    @property
-    def padding_share(self) -> float:
-        return 1 - self.real_tokens / self.batch_tokens if self.batch_tokens else 0.0
-
-    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        width = max(len(ex["input_ids"]) for ex in batch)
-        self.real_tokens += sum(len(ex["input_ids"]) for ex in batch)
-        self.batch_tokens += width * len(batch)
-        out: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
-        for ex in batch:
-            pad = width - len(ex["input_ids"])
-            out["input_ids"].append(ex["input_ids"] + [self.pad_id] * pad)
-            out["attention_mask"].append(ex["attention_mask"] + [0] * pad)
-            out["labels"].append(ex["labels"] + [IGNORE_INDEX] * pad)
-        return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
 
 
 def response_positions(labels: torch.Tensor) -> torch.Tensor:
@@ -414,7 +298,7 @@ def train_sft(
     keep_logits = _takes_logits_to_keep(model)  # looked up once, not at every step
     peak_lr = PeakLearningRate()
     curve = Curve()
-    collator = _PadCollator(pad_id)
+    collator = PadCollator(pad_id)
 
     with tempfile.TemporaryDirectory(prefix="sft-trainer-") as trainer_dir:
         args = TrainingArguments(
@@ -503,108 +387,3 @@ def train_sft(
 
 
 # --- the SFT job ---------------------------------------------------------------------
-
-EXPANDABLE_SEGMENTS = "expandable_segments:True"
-
-
-def prefer_expandable_segments() -> None:
-    """Have PyTorch's CUDA allocator grow segments instead of caching fixed blocks, in
-    this process and the training processes it starts, unless the user set the
-    allocator. Batches of different lengths fragment the default allocator: measured
-    on an H200 (benchmarks/gpu_sft_memory.py, docs/gpu-and-slurm.md "Verified on a GPU"), a Qwen2.5-1.5B
-    LoRA job reserved 36.7 GiB for 18.7 allocated, and stalls of ~2 s (most likely the
-    allocator freeing its cache and retrying; not profiled) took half the training time
-    of a 0.5B job; with expandable segments 21.4 GiB and no stalls. No effect without a GPU."""
-    if "PYTORCH_ALLOC_CONF" not in os.environ:  # the newer name, read first by torch >= 2.9
-        os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", EXPANDABLE_SEGMENTS)
-
-
-def fine_tune(
-    pairs: list[tuple[str, str | None]],
-    base_model: str,
-    out_dir: str | Path,
-    settings: Mapping[str, Any],
-    seed: int,
-    processes: int,
-    source: str,
-) -> dict[str, Any]:
-    """What an SFT job does with its (prompt, label) pairs, read from ``source``:
-
-    - a pair whose label is missing or blank is no example;
-    - fewer examples than ``settings["min_examples"]`` stop the job;
-    - no example at all (allowed only with ``min_examples: 0``, the embedded
-      default) trains nothing: the base model is copied through unchanged;
-    - otherwise ``processes`` data-parallel processes (one per GPU) train it, with the
-      gradient accumulation that keeps the configured ``effective_batch_size``.
-
-    ``settings`` is the role's SFT recipe from the config (``Recipe`` keys plus
-    ``min_examples`` and ``effective_batch_size``)."""
-    examples = [(prompt, label) for prompt, label in pairs if isinstance(label, str) and label.strip()]
-    settings = dict(settings)
-    min_examples = settings.pop("min_examples")
-    if len(examples) < min_examples:
-        raise ValueError(f"{source}: {len(examples)} training examples, fewer than sft.min_examples={min_examples}")
-    if not examples:
-        logging.getLogger("alice_w2s").warning("no training examples in %s: passing the base model through", source)
-        with atomic_dir(out_dir) as tmp:
-            shutil.copytree(base_model, tmp, dirs_exist_ok=True)
-        return {"n_examples": 0, "passthrough": True}
-    prefer_expandable_segments()
-    processes = max(1, int(processes))
-    effective = settings.pop("effective_batch_size")
-    settings["gradient_accumulation_steps"] = accumulation_steps(effective, settings["per_device_batch_size"], processes)
-    recipe = Recipe.from_dict({**settings, "seed": seed})
-    return train_sft_launched(examples, base_model, out_dir, recipe, processes=processes)
-
-
-# --- several processes (GPUs) ---------------------------------------------------------
-
-
-def train_sft_launched(
-    examples: list[tuple[str, str]], base_model: str, out_dir: str | Path, recipe: Recipe, processes: int, cpu: bool = False
-) -> dict:
-    """``train_sft`` in ``processes`` data-parallel processes through ``accelerate
-    launch`` (one per GPU; ``cpu=True`` runs them on the CPU, for tests). With one
-    process it trains in this process."""
-    if processes <= 1:
-        return train_sft(examples, base_model, out_dir, recipe)
-    import dataclasses
-    import json
-    import subprocess
-    import sys
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="alice-sft-") as scratch:
-        spec_path, stats_path = Path(scratch) / "spec.json", Path(scratch) / "stats.json"
-        spec = {
-            "examples": examples,
-            "base_model": base_model,
-            "out_dir": str(out_dir),
-            "recipe": dataclasses.asdict(recipe),
-            "stats_path": str(stats_path),
-        }
-        spec_path.write_text(json.dumps(spec))
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
-        # torchrun in both cases: `accelerate launch --cpu` would start one process only.
-        command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-        command += ["-m", "alice_w2s.backends.sft", str(spec_path)]
-        env = {**os.environ, "ACCELERATE_USE_CPU": "true"} if cpu else None  # gloo instead of NCCL
-        subprocess.run(command, check=True, env=env)
-        return {**json.loads(stats_path.read_text()), "processes": processes}
-
-
-def _launched_main(spec_path: str) -> None:
-    """Entry point of each process started by ``train_sft_launched``."""
-    import json
-
-    spec = json.loads(Path(spec_path).read_text())
-    examples = [tuple(pair) for pair in spec["examples"]]
-    stats = train_sft(examples, spec["base_model"], spec["out_dir"], Recipe(**spec["recipe"]))
-    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
-        Path(spec["stats_path"]).write_text(json.dumps(stats))
-
-
-if __name__ == "__main__":
-    import sys
-
-    _launched_main(sys.argv[1])
