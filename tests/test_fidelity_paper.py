@@ -51,7 +51,8 @@ def test_paper_clusters_free_text_with_instructor(paper):
 
 
 def test_each_stage_gets_its_own_engine_options(tmp_path):
-    """generation_params merges stages.<stage>.vllm over generation.vllm (rules/common.smk)."""
+    """generation_params merges stages.<engine>.vllm over generation.vllm (rules/common.smk;
+    a rule's engine is its stage's in alice_w2s.pipeline: summarize_uncertainty's is summarize)."""
     (tmp_path / "checkout").mkdir()
     checkout = copy_checkout(tmp_path / "checkout")
     (checkout / "Probe.smk").write_text(
@@ -71,7 +72,7 @@ def test_each_stage_gets_its_own_engine_options(tmp_path):
     work = tmp_path / "work"
     result = subprocess_snakemake(checkout, work, overlay)
     assert result.returncode == 0, result.stderr[-3000:]
-    summarize = json.loads((work / "summarize.json").read_text())["options"]
+    summarize = json.loads((work / "summarize_uncertainty.json").read_text())["options"]
     sample = json.loads((work / "sample.json").read_text())["options"]
     assert summarize["max_model_len"] == 2048 and sample["max_model_len"] == 1024  # toy.yaml's global
     assert summarize["gpu_memory_utilization"] == sample["gpu_memory_utilization"] == 0.3
@@ -84,7 +85,7 @@ def subprocess_snakemake(checkout, work, overlay):
 
     command = [
         sys.executable, "-m", "snakemake", "-s", str(checkout / "Probe.smk"), "-d", str(work), "--cores", "1",
-        "summarize.json", "sample.json", "--configfile", str(checkout / "config" / "toy.yaml"), str(overlay),
+        "summarize_uncertainty.json", "sample.json", "--configfile", str(checkout / "config" / "toy.yaml"), str(overlay),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
