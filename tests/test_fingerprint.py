@@ -7,10 +7,13 @@ import pytest
 from snakemake_runner import ROOT
 
 from alice_w2s import fingerprint as fp
+from alice_w2s import pipeline
 from alice_w2s.datasets.registry import REGISTRY
 from alice_w2s.fingerprint import code_fingerprint, imported_modules, normalized_code, package_files
 
 SCRIPTS = ROOT / "workflow" / "scripts"
+# the scripts of the stages that generate text (alice_w2s.pipeline)
+GENERATING_SCRIPTS = {f"{stage.rule}.py" for stage in pipeline.STAGES if stage.engine}
 PACKAGE = ROOT / "src" / "alice_w2s"
 
 
@@ -55,15 +58,7 @@ def test_jobs_that_generate_nothing_do_not_hash_the_generation_backend():
         "table_report.py",
     ):
         assert "backends/generation.py" not in runs(script), script
-    for script in (
-        "sample.py",
-        "zeroshot.py",
-        "synthesize.py",
-        "summarize_uncertainty.py",
-        "w2s_answers.py",
-        "eval.py",
-        "cot_filter.py",
-    ):
+    for script in GENERATING_SCRIPTS:
         assert "backends/generation.py" in runs(script), script
 
 
@@ -175,15 +170,7 @@ def test_a_toy_generator_reruns_only_its_kinds_data_preparation(package_copy):
 def test_a_served_client_change_reruns_no_local_job(package_copy):
     changed = changed_after(package_copy, "backends/served.py", "MAX_BACKOFF_S = 60.0", "MAX_BACKOFF_S = 30.0")
     assert changed and {backend for _, _, backend in changed} == {"served"}
-    assert {script for script, _, _ in changed} == {
-        "sample.py",
-        "zeroshot.py",
-        "synthesize.py",
-        "summarize_uncertainty.py",
-        "w2s_answers.py",
-        "eval.py",
-        "cot_filter.py",
-    }
+    assert {script for script, _, _ in changed} == GENERATING_SCRIPTS
 
 
 def test_a_kind_function_that_shared_code_calls_is_shared(package_copy):
