@@ -6,8 +6,9 @@ from pathlib import Path
 
 from alice_w2s import pipeline, plan
 from alice_w2s.job_paths import JobPaths
-from alice_w2s.config import ConfigError, check_prompt_overrides, load_schema, model_gpus, resolve_config, stage_engine, validate
-from alice_w2s.config import sft_recipe as config_sft_recipe
+from alice_w2s.config import ConfigError, check_prompt_overrides, load_schema, resolve_config, validate
+from alice_w2s.run_settings import model_gpus, stage_engine
+from alice_w2s.run_settings import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import REGISTRY, get_spec
 from alice_w2s.preflight import preflight_or_exit
 from alice_w2s.provenance import run_info
@@ -93,7 +94,7 @@ def table_evaluations(wildcards):
 
 def generation_params(rule, key_of):
     """The backend a generating stage uses and only that backend's options
-    (alice_w2s.config.stage_engine, from the stage's `stages.<engine>` entry).
+    (alice_w2s.run_settings.stage_engine, from the stage's `stages.<engine>` entry).
     `shard_size`: prompts per resumable shard (alice_w2s.backends.sharded)."""
     stage = pipeline.stage(rule).engine
     if stage is None:

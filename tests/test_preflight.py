@@ -10,9 +10,10 @@ import yaml
 from snakemake_runner import ROOT, snakemake
 
 from alice_w2s import preflight
-from alice_w2s.config import load_schema, sft_recipe, validate
+from alice_w2s.config import load_schema, validate
 from alice_w2s.effective_batch import accumulation_steps
 from alice_w2s.plan import parse_key, sft_role
+from alice_w2s.run_settings import sft_recipe
 
 PAPER = ROOT / "config" / "paper.yaml"
 GIB = 2**30

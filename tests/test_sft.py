@@ -342,7 +342,8 @@ def test_sharded_full_fine_tune_in_two_processes(tiny_model: Path, tokenizer, tm
 def test_recipe_defaults_are_the_config_schema_s() -> None:
     from snakemake_runner import ROOT
 
-    from alice_w2s.config import load_yaml, sft_recipe, validate
+    from alice_w2s.config import load_yaml, validate
+    from alice_w2s.run_settings import sft_recipe
 
     config = load_yaml(ROOT / "config" / "toy.yaml")
     config["sft"] = {}  # every key from the schema's defaults

@@ -14,6 +14,7 @@ import yaml
 from alice_w2s import plan, schema_defaults
 from alice_w2s.datasets import registry
 from alice_w2s.embedded_models import HEAD_DIM
+from alice_w2s.run_settings import sft_recipe, split_sizes
 from alice_w2s.schema_defaults import as_number
 
 # Tables become target rules of their own name; these names are taken.
@@ -128,36 +129,6 @@ def _raise_first(errors, prefix: str = "") -> None:
         path = ".".join(str(p) for p in error.absolute_path)
         key = f"{prefix}.{path}" if prefix and path else (prefix or _key_path(error))
         raise ConfigError(f"config key {key}: {error.message}")
-
-
-def sft_recipe(config: dict, role: str) -> dict:
-    """The SFT settings of a role (teacher, baseline, student): ``sft`` with the
-    role's overrides from ``sft.roles`` on top."""
-    recipe = {k: v for k, v in config["sft"].items() if k != "roles"}
-    return {**recipe, **config["sft"]["roles"].get(role, {})}
-
-
-def model_gpus(model: dict, training: bool = False) -> int:
-    """GPUs a job on this model (its config entry) asks for: `gpus` to generate,
-    `sft_gpus` (default `gpus`) to train; 0 (CPU) to generate on a served model,
-    whose server holds the GPUs."""
-    if model["source"] == "served" and not training:
-        return 0
-    if training and model.get("sft_gpus") is not None:
-        return model["sft_gpus"]
-    return model["gpus"]
-
-
-def stage_engine(config: dict, stage: str, gpus: int) -> tuple[str, dict]:
-    """The backend a generating stage uses and that backend's options: for vLLM the
-    stage's own `stages.<stage>.vllm` over `generation.vllm` (e.g. the summarizer's
-    longer context), split over the job's GPUs (tensor parallel)."""
-    backend = config["stages"][stage]["backend"] or config["generation"]["backend"]
-    options = dict(config["generation"][backend])
-    if backend == "vllm":
-        options.update(config["stages"][stage].get("vllm") or {})
-        options["tensor_parallel_size"] = max(1, gpus, options["tensor_parallel_size"])
-    return backend, options
 
 
 def _check_sft_roles(config: dict, schema: dict) -> None:
@@ -367,16 +338,6 @@ def _count_records(where: str, file: Path) -> int:
     if count == 0:
         raise ConfigError(f"{where}: {file} holds no records (empty split)")
     return count
-
-
-def split_sizes(n_train: int, dataset: dict) -> tuple[int, int]:
-    """Teacher and transfer rows of a train split of ``n_train`` records, as prepared."""
-    import pandas as pd
-
-    from alice_w2s.datasets.prepare import split_train
-
-    teacher, transfer = split_train(pd.DataFrame(index=range(n_train)), dataset)
-    return len(teacher), len(transfer)
 
 
 def _slices_needed(config: dict) -> dict[str, int]:

@@ -15,9 +15,9 @@ import sys
 from dataclasses import dataclass
 
 from alice_w2s import pipeline, plan
-from alice_w2s.config import model_gpus, sft_recipe, split_sizes, stage_engine
 from alice_w2s.datasets.registry import get_spec
 from alice_w2s.effective_batch import accumulation_steps
+from alice_w2s.run_settings import model_gpus, sft_recipe, split_sizes, stage_engine
 
 GIB = 2**30
 # Per parameter, full fine-tuning with fp32 master weights (bf16 autocast): weights 4,
