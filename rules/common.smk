@@ -220,16 +220,16 @@ def job_gpus(rule, key_of=None, training=False, cpu_only=False):
     """GPUs of a job: the model's (`gpus`, or `sft_gpus` to train it); a job without
     a model takes its stage's `resources.<class>.gpus` (clustering may embed on one);
     none for a job that works on a model on CPU (`cpu_only`, e.g. a GGUF conversion)."""
-    kind = pipeline.stage(rule).resources
+    resource_class = pipeline.stage(rule).resources
 
     def gpus(wc):
         if cpu_only:
             return 0
         if key_of:
             return gpus_for(key_of(wc), training)
-        if kind == "cluster" and not dataset_spec(wc.dataset).answer.clusters_by_embedding:
+        if resource_class == "cluster" and not dataset_spec(wc.dataset).answer.clusters_by_embedding:
             return 0  # clustering by extracted answer embeds nothing
-        return config["resources"][kind].get("gpus", 0)
+        return config["resources"][resource_class].get("gpus", 0)
 
     return gpus
 

@@ -52,7 +52,7 @@ def _write_eval(folder, dataset, model, correct):
     items = pd.DataFrame({"id": [f"q{i}" for i in range(len(correct))], "correct": correct})
     items.to_parquet(folder / f"{dataset}-{model}.parquet")
     scored = items.assign(parsed=True, exact_match=False, f1=0.0)
-    summary = {**evaluate.summarize(scored), "unparsed_rate": 0.2, "exact_match": 0.1, "f1": 0.25}
+    summary = {**evaluate.accuracy_summary(scored), "unparsed_rate": 0.2, "exact_match": 0.1, "f1": 0.25}
     (folder / f"{dataset}-{model}.json").write_text(json.dumps(summary))
 
 

@@ -229,19 +229,19 @@ def test_gold_sets_use_human_cot_only_where_it_exists(math_rows):
 def test_evaluation_counts_every_item(scripted, math_rows):
     gen = scripted(lambda p, i: "#### 5" if "2 + 3" in p else "no answer")
     items, _ = evaluate.evaluate(math_rows, get_spec("gsm8k"), gen, Sampling(), PROMPTS)
-    summary = evaluate.summarize(items)
+    summary = evaluate.accuracy_summary(items)
     assert summary["n"] == 2 and summary["accuracy"] == 0.5 and summary["unparsed_rate"] == 0.5
     assert summary["accuracy_stderr"] == pytest.approx(0.5 / np.sqrt(2))
 
 
 def test_evaluation_reports_strict_and_lenient_beside_the_paper_metric(scripted, math_rows):
     gen = scripted(lambda p, i: "#### **5**" if "2 + 3" in p else "#### 20")
-    summary = evaluate.summarize(evaluate.evaluate(math_rows, get_spec("gsm8k"), gen, Sampling(), PROMPTS)[0])
+    summary = evaluate.accuracy_summary(evaluate.evaluate(math_rows, get_spec("gsm8k"), gen, Sampling(), PROMPTS)[0])
     assert summary["accuracy"] == 1.0 and summary["strict_accuracy"] == 0.5 and summary["strict_unparsed_rate"] == 0.5
     trivia = pd.DataFrame({"id": ["t"], "question": ["Where?"], "answer": ["St. Louis"], "aliases": [["st louis"]],
                            "lenient_aliases": [["Saint Louis"]]})
     items = evaluate.score_responses(trivia, get_spec("triviaqa"), ["It is St. Louis.\nAnswer: St. Louis"])
-    summary = evaluate.summarize(items)
+    summary = evaluate.accuracy_summary(items)
     assert summary["accuracy"] == 0.0 and summary["lenient_accuracy"] == 1.0
 
 

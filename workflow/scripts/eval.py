@@ -5,7 +5,7 @@ from alice_w2s.io import read_parquet, write_json, write_parquet
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
 from alice_w2s.stage_generation import generate_then_write, generation_stats, sampling_from
-from alice_w2s.stages.evaluate import evaluate, summarize
+from alice_w2s.stages.evaluate import accuracy_summary, evaluate
 
 
 def main(smk):
@@ -15,7 +15,7 @@ def main(smk):
 
     def run(generator):
         items, result = evaluate(rows, spec, generator, sampling, prompts_from(smk.params))
-        return items, {"dataset": smk.wildcards.dataset, "model": smk.wildcards.key, **summarize(items), **generation_stats(result)}
+        return items, {"dataset": smk.wildcards.dataset, "model": smk.wildcards.key, **accuracy_summary(items), **generation_stats(result)}
 
     def write(produced):
         items, summary = produced

@@ -40,7 +40,7 @@ def score_responses(eval_rows: pd.DataFrame, spec: DatasetSpec, responses: list[
     return pd.DataFrame(items)
 
 
-def summarize(items: pd.DataFrame) -> dict:
+def accuracy_summary(items: pd.DataFrame) -> dict:
     """Accuracy with its standard error, unparsed rate, and the stricter QA metrics."""
     n = len(items)
     if n == 0:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from alice_w2s.datasets.registry import DatasetSpec
-from alice_w2s.stages.evaluate import score_responses, summarize
+from alice_w2s.stages.evaluate import accuracy_summary, score_responses
 
 # Alice's synthesized labels against the teacher's final answer on the same question:
 # (teacher right?, label right?) -> key
@@ -78,7 +78,7 @@ def label_quality(
         "unparsed_rate": None,
     }
     if len(given):
-        scored = summarize(score_responses(gold.loc[given["id"]].reset_index(), spec, given["label"].tolist()))
+        scored = accuracy_summary(score_responses(gold.loc[given["id"]].reset_index(), spec, given["label"].tolist()))
         quality.update(
             label_accuracy=scored["accuracy"],
             label_accuracy_stderr=scored["accuracy_stderr"],
