@@ -301,7 +301,8 @@ def _job_kind_functions(
     """The kind functions a job runs: its kinds' (every kind's for None) whose
     field some file of the job reads, and the kind functions those run."""
     registered = kind_functions()
-    chosen = frozenset().union(*(registered[k] for k in (registered if kinds is None else kinds)))
+    # a kind the registry here does not know holds no kind functions: its code stays shared
+    chosen = frozenset().union(*(registered.get(k, frozenset()) for k in (registered if kinds is None else kinds)))
     found: set[tuple[Path, str]] = set()
     for function in chosen:
         file = _module_file(function.module, root)
