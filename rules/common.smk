@@ -13,6 +13,7 @@ from alice_w2s.datasets.registry import REGISTRY, get_spec
 from alice_w2s.preflight import preflight_or_exit
 from alice_w2s.provenance import run_info
 from alice_w2s.fingerprint import code_fingerprint, file_digest
+from alice_w2s.stage_generation import job_backend
 from alice_w2s.tracking import track
 from alice_w2s import model_sources
 from importlib import metadata
@@ -128,15 +129,19 @@ def code_identity(rule):
     """A script rule's `code` param: per job, alice_w2s.fingerprint's hash of the
     script and the package code it runs on the job's dataset kind (for a job
     without a dataset, the kinds of its `kinds` param, else every kind) under the
-    generation backend of its `generation` param (any backend without one)."""
+    backend it generates with (stage_generation.job_backend, from its `generation`
+    and `model` params; any backend without them)."""
     script = rule.basedir.join(rule.script).get_path_or_uri(secret_free=True)
     generation = getattr(rule.params, "generation", None)
+    model = getattr(rule.params, "model", None)
     kinds = getattr(rule.params, "kinds", None)
 
     def code(wildcards):
         on = (dataset_kind(wildcards),) if "dataset" in wildcards.keys() else kinds and tuple(kinds)
         engine = generation(wildcards) if callable(generation) else None
-        return code_fingerprint(script, PACKAGE_DIR, on, engine["backend"] if engine else None)
+        location = model(wildcards) if callable(model) else None
+        backend = job_backend(engine, location) if engine and location else None
+        return code_fingerprint(script, PACKAGE_DIR, on, backend)
 
     return code
 

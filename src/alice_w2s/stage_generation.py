@@ -27,18 +27,24 @@ def sampling_from(settings: dict, seed: int, n: int = 1) -> Sampling:
     )
 
 
+def job_backend(generation: dict, model: dict) -> str:
+    """The backend a generating job runs: a served model's server (models.<name>.source:
+    served) whatever the stage's backend, else the stage's (its ``generation`` param).
+    The code identity of the job (rules/common.smk) asks this too."""
+    return "served" if model.get("source") == "served" else generation["backend"]
+
+
 def open_stage_generator(params: Any, output: str, model: dict | None = None) -> ShardedGenerator:
     """The rule's backend on its model, behind shard-by-shard persistence beside
     ``output`` (the job's first output). The model is loaded only when a shard is
     missing; call ``discard()`` once ``output`` is written."""
     model = model or params.model
     generation = params.generation
-    backend, location = generation["backend"], model.get("path")
+    backend, location = job_backend(generation, model), model.get("path")
     options = {**generation["options"], "seed": params.seed}
-    if model.get("source") == "served":
-        # An OpenAI-compatible server (models.<name>.source: served), whatever the
-        # stage's backend; only the key's variable NAME travels, never the key.
-        backend, location = "served", model["url"]
+    if backend == "served":
+        # An OpenAI-compatible server; only the key's variable NAME travels, never the key.
+        location = model["url"]
         options = {k: model.get(k) for k in ("model", "api_key_env", "client")} | {"seed": params.seed}
     if model.get("revision"):
         options["revision"] = model["revision"]
