@@ -18,17 +18,19 @@ outputs hold. It is made of:
      atomic renames, error messages), and changing it reruns nothing.
      ``OUTPUT_CODE = ()``: all of it is bookkeeping.
    - ``GENERATION_BACKEND = "served"``: the module runs only under that generation
-     backend, so it is hashed only into jobs that generate with it (a job's
-     ``generation`` param names its backend).
+     backend, so it is hashed only into jobs that generate with it
+     (``stage_generation.job_backend`` of the job's ``generation`` and ``model``).
 4. and, per dataset kind, only that kind's own functions: a kind's normaliser and
    toy generator (``datasets.registry``) and its answer type's extraction and
-   canonical form (``answers``), found from the registries themselves. Each is hashed
-   into the jobs on its kind only (a job with no dataset hashes the kinds it is
-   given, every kind's by default),
-   and only into jobs that run code reading the field it is registered in
-   (``spec.normalize`` is read by data preparation, not by sampling; a method of
-   the registering class that reads the field counts as the field). A kind's
-   function that shared code calls by name is shared code.
+   canonical form (``answers``), found from the registries themselves, with the
+   module constants only such functions use. Each is hashed into the jobs on its
+   kind only (a job with no dataset hashes the kinds it is given, every kind's by
+   default), and only into jobs whose code (its script included) reads the field it
+   is registered in (``spec.normalize`` is read by data preparation, not by
+   sampling; a method of the registering class that reads the field counts as the
+   field). A kind function that shared code calls or imports by name, or reaches
+   through a registered object, is shared code; one that looks a kind up by name
+   may run every kind's; a toy generator's module is hashed with it.
 
 The hash is of normalised code, the syntax tree without docstrings, so comments,
 docstrings, blank lines and formatting change nothing, while any change to what
