@@ -220,7 +220,10 @@ def test_its_own_answer_types_extraction_reruns_what_reads_answers(embedded_run)
     planned = plan_after_replace(embedded_run, "src/alice_w2s/answers.py", "return _clean_text_answer(found)", "return found")
     rules = {rule for rule, _ in planned}
     assert {"sample", "cluster", "eval"} <= rules
-    assert not rules & {"prepare_data", "transfer_questions", "build_tokenizer", "build_embedded_model"}
+    # On this config that is everything from the embedded models on: their warm-up
+    # corpus is built from the toy kinds through code that reads answers (which jobs
+    # of other kinds stay put is tests/test_fingerprint.py's)
+    assert "build_embedded_model" in rules
 
 
 def test_a_table_layout_change_reruns_only_the_tables(embedded_run):
