@@ -223,14 +223,30 @@ def _bound_names(node: ast.stmt) -> set[str]:
     return {n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
-def _names_used(node: ast.AST) -> set[str]:
+def _names_used(node: ast.AST, module_attributes_only: bool = False) -> set[str]:
+    """Names and attribute names ``node`` uses; ``module_attributes_only``: of the
+    attributes only those of a plain name (``answers.extract``, not the registered
+    object's method ``answers.NUMBER.extract``)."""
     used = set()
     for child in ast.walk(node):
         if isinstance(child, ast.Name):
             used.add(child.id)
-        elif isinstance(child, ast.Attribute):
+        elif isinstance(child, ast.Attribute) and not (module_attributes_only and not isinstance(child.value, ast.Name)):
             used.add(child.attr)
     return used
+
+
+def _grown_by_users(names: set[str], defs: list[ast.stmt]) -> set[str]:
+    """``names`` and the names of ``defs`` that use one of them, transitively."""
+    names = set(names)
+    grown = True
+    while grown:
+        grown = False
+        for node in defs:
+            if node.name not in names and _names_used(node) & names:
+                names.add(node.name)
+                grown = True
+    return names
 
 
 @dataclass(frozen=True)
@@ -297,7 +313,7 @@ def _package_index(package_dir: str) -> _PackageIndex:
             runs[(file, name)] = frozenset(
                 u for n in used for u in by_name.get(n, set()) | registered.get(n, set()) if u != (file, name)
             )
-            if _lookups_used(defs[name]) & lookups:
+            if _names_used(defs[name], module_attributes_only=True) & lookups:
                 dispatches.add((file, name))
     owned = {file: _owned_constants(trees[file], names) for file, names in kind_defs.items()}
     reader_names = {
@@ -310,31 +326,11 @@ def _package_index(package_dir: str) -> _PackageIndex:
     return _PackageIndex(kind_defs, runs, frozenset(dispatches), owned, reader_names, readers)
 
 
-def _lookups_used(node: ast.AST) -> set[str]:
-    """Names ``node`` calls as plain names or as a module's attributes (``answers.extract``;
-    not a registered object's method, ``answers.NUMBER.extract``)."""
-    used = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name):
-            used.add(child.id)
-        elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
-            used.add(child.attr)
-    return used
-
-
 def _lookup_names(trees: dict[Path, ast.Module]) -> set[str]:
     """The registries' dicts and every top-level function that reads one (transitively):
     code that finds a kind or an answer type by its name."""
-    names = set(_REGISTRIES)
-    grown = True
-    while grown:
-        grown = False
-        for tree in trees.values():
-            for name, node in _top_level_defs(tree).items():
-                if name not in names and isinstance(node, ast.FunctionDef) and _names_used(node) & names:
-                    names.add(name)
-                    grown = True
-    return names
+    functions = [n for tree in trees.values() for n in _top_level_defs(tree).values() if isinstance(n, ast.FunctionDef)]
+    return _grown_by_users(set(_REGISTRIES), functions)
 
 
 def _owned_constants(tree: ast.Module, kind_defs: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -363,20 +359,8 @@ def _owned_constants(tree: ast.Module, kind_defs: frozenset[str]) -> dict[str, f
 def _field_reader_names(trees: dict[Path, ast.Module], cls: str, field: str) -> set[str]:
     """The names through which code reads ``field`` of ``cls``: the attribute, and the
     methods of the class that read it (transitively)."""
-    names = {field}
-    for tree in trees.values():
-        node = _top_level_defs(tree).get(cls)
-        if not isinstance(node, ast.ClassDef):
-            continue
-        methods = [m for m in node.body if isinstance(m, ast.FunctionDef)]
-        grown = True
-        while grown:
-            grown = False
-            for method in methods:
-                if method.name not in names and _names_used(method) & names:
-                    names.add(method.name)
-                    grown = True
-    return names
+    classes = [n for tree in trees.values() if isinstance(n := _top_level_defs(tree).get(cls), ast.ClassDef)]
+    return _grown_by_users({field}, [m for c in classes for m in c.body if isinstance(m, ast.FunctionDef)])
 
 
 def _reads(tree: ast.Module, cls: str, names: frozenset[str]) -> bool:
@@ -394,11 +378,11 @@ def _job_kind_functions(
     # a kind the registry here does not know holds no kind functions: its code stays shared
     every = frozenset().union(*registered.values())
     chosen = every if kinds is None else frozenset().union(*(registered.get(k, frozenset()) for k in kinds))
+    read = {key for key, names in index.reader_names.items() if index.readers[key] & files.keys() or _reads(script, key[0], names)}
     found: set[tuple[Path, str]] = set()
     modules: set[Path] = set()
     for function in chosen:
-        key = (function.cls, function.field)
-        if not (index.readers[key] & files.keys() or _reads(script, function.cls, index.reader_names[key])):
+        if (function.cls, function.field) not in read:
             continue
         file = _module_file(function.module, root)
         if file is None:
