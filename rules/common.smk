@@ -9,7 +9,7 @@ from alice_w2s.job_paths import JobPaths
 from alice_w2s.config import ConfigError, check_prompt_overrides, load_schema, resolve_config, validate
 from alice_w2s.run_settings import model_gpus, stage_engine
 from alice_w2s.run_settings import sft_recipe as config_sft_recipe
-from alice_w2s.datasets.registry import REGISTRY, get_spec
+from alice_w2s.datasets.registry import REGISTRY
 from alice_w2s.preflight import preflight_or_exit
 from alice_w2s.provenance import run_info
 from alice_w2s.fingerprint import code_fingerprint, file_digest
@@ -67,6 +67,7 @@ base_model_dir = PATHS.base_model_dir
 model_files = PATHS.model_files
 model_location = PATHS.model_location
 training_set = PATHS.training_set
+dataset_spec = PATHS.dataset_spec
 
 
 def embedded_model_dirs():
@@ -206,10 +207,6 @@ def cluster_settings(wildcards):
 def sft_recipe(key):
     """The SFT recipe of a model key: `sft`, with its role's overrides on top."""
     return config_sft_recipe(config, plan.sft_role(plan.parse_key(key).recipe))
-
-
-def dataset_spec(dataset):
-    return get_spec(config["datasets"][dataset]["kind"])
 
 
 def model_settings(key):

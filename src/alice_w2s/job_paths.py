@@ -11,7 +11,7 @@ into files.
 from __future__ import annotations
 
 from alice_w2s import pipeline, plan
-from alice_w2s.datasets.registry import get_spec
+from alice_w2s.datasets.registry import DatasetSpec, get_spec
 
 # Sources whose base model the workflow builds, and the rule that builds it.
 BUILDERS = {"embedded": "build_embedded_model", "gguf": "build_gguf_model", "derived": "build_derived_model"}
@@ -78,10 +78,14 @@ class JobPaths:
         """The labels file a trained model ``key`` is fine-tuned on (plan decides which)."""
         return f"{self.results}/{plan.training_set(dataset, key)}"
 
+    def dataset_spec(self, dataset: str) -> DatasetSpec:
+        """The registry entry of a configured dataset's kind."""
+        return get_spec(self.config["datasets"][dataset]["kind"])
+
     def cot_model(self, dataset: str, name: str) -> list[str]:
         """The model the CoT filter generates with: none where the dataset has human
         worked solutions (GSM8K-like)."""
-        if get_spec(self.config["datasets"][dataset]["kind"]).has_human_cot:
+        if self.dataset_spec(dataset).has_human_cot:
             return []
         return self.model_files(dataset, name)
 
