@@ -55,7 +55,8 @@ FAMILIES = {
                        num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
                        tie_word_embeddings=False, size_b=7.0),
 }
-# config/paper.yaml's sft block, as one process trains it (a model with sft_gpus 1)
+# config/paper.yaml's sft block, as one process trains it (a model with sft_gpus 1);
+# packing is the recipe's default (on) unless a case says otherwise
 PAPER = dict(mode="full", epochs=1, learning_rate=1e-5, weight_decay=0.01, lr_scheduler="cosine", warmup_ratio=0.1,
              per_device_batch_size=4, gradient_accumulation_steps=1, max_length=2048, bf16=True,
              gradient_checkpointing=True, sharding="full_shard", group_by_length=True)
@@ -79,6 +80,18 @@ CASES = {
     "qwen0.5b-full-nogc-1024-expandable": ("qwen2.5-0.5b", {"gradient_checkpointing": False, "max_length": 1024},
                                            "worst", "response", EXPANDABLE),
     "qwen1.5b-lora-worst-expandable": ("qwen2.5-1.5b", {"mode": "lora"}, "worst", "response", EXPANDABLE),
+    # padded batches against padding-free packed rows (sft.packing), as SFT jobs run them
+    "qwen1.5b-full-gsm8k-padded": ("qwen2.5-1.5b", {"packing": False}, "gsm8k", "response", EXPANDABLE),
+    "qwen1.5b-full-gsm8k-packed": ("qwen2.5-1.5b", {"packing": True}, "gsm8k", "response", EXPANDABLE),
+    "qwen1.5b-full-worst-padded": ("qwen2.5-1.5b", {"packing": False}, "worst", "response", EXPANDABLE),
+    "qwen1.5b-full-worst-packed": ("qwen2.5-1.5b", {"packing": True}, "worst", "response", EXPANDABLE),
+    "qwen1.5b-full-gsm8k-random-packed": ("qwen2.5-1.5b", {"packing": True, "group_by_length": False}, "gsm8k",
+                                         "response", EXPANDABLE),
+    "qwen1.5b-full-gsm8k-random-padded": ("qwen2.5-1.5b", {"packing": False, "group_by_length": False}, "gsm8k",
+                                          "response", EXPANDABLE),
+    "qwen7b-lora-gsm8k-padded": ("qwen2.5-7b", {"mode": "lora", "packing": False}, "gsm8k", "response", EXPANDABLE),
+    "qwen7b-lora-gsm8k-packed": ("qwen2.5-7b", {"mode": "lora", "packing": True}, "gsm8k", "response", EXPANDABLE),
+    "qwen7b-lora-worst-packed": ("qwen2.5-7b", {"mode": "lora", "packing": True}, "worst", "response", EXPANDABLE),
 }
 STEPS = 3
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
@@ -190,6 +203,8 @@ def run_case(name: str, models: Path, out: Path, tiny: bool, steps: int) -> dict
         "gradient_checkpointing": recipe.gradient_checkpointing, "max_length": recipe.max_length,
         "batch": recipe.per_device_batch_size, "loss_logits": stats["loss_logits"],
         "steps": stats["optimizer_steps"], "padding_share": stats["padding_share"],
+        "packing": stats["packing"], "packed_batches": stats.get("packed_batches"),
+        "rows_per_batch": stats.get("rows_per_batch"),
         "first_loss": stats["first_loss"], "final_loss": stats["final_loss"],
         "train_seconds": round(timing["train_seconds"], 2),
         "estimate_gib": round(estimate.total, 1), "estimate_parts": {k: round(v, 1) for k, v in estimate.parts.items()},
@@ -251,12 +266,13 @@ def main() -> None:
             with open(args.json, "a") as f:
                 f.write(json.dumps(row) + "\n")
     print(f"\n{'case':32s} {'peak alloc':>10s} {'reserved':>9s} {'+context':>8s} {'estimate':>8s} "
-          f"{'train s':>7s} {'real tok/s':>10s} {'step s':>6s} {'loss':>11s}")
+          f"{'train s':>7s} {'real tok/s':>10s} {'step s':>6s} {'loss':>11s} {'padding':>7s} {'rows':>5s}")
     for r in rows:
         print(f"{r['case']:32s} {r.get('peak_allocated_gib', float('nan')):10.1f} "
               f"{r.get('peak_reserved_gib', float('nan')):9.1f} {r.get('context_gib', float('nan')):8.1f} "
               f"{r['estimate_gib']:8.1f} {r['train_seconds']:7.1f} {r['real_tokens_per_s']:10.0f} "
-              f"{r['step_seconds_median_after_first']:6.3f} {r['first_loss']:5.2f}>{r['final_loss']:5.2f}")
+              f"{r['step_seconds_median_after_first']:6.3f} {r['first_loss']:5.2f}>{r['final_loss']:5.2f} "
+              f"{r['padding_share']:7.1%} {r.get('rows_per_batch') or r['batch']:5}")
 
 
 if __name__ == "__main__":

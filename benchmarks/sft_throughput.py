@@ -1,5 +1,6 @@
-"""Fine-tuning throughput and memory: today's batches against length-grouped
-batches with logits on response positions only (alice_w2s.backends.sft).
+"""Fine-tuning throughput and memory: the first release's batches against
+length-grouped batches with logits on response positions only, and against those
+packed into padding-free rows (alice_w2s.backends.sft, sft_packing).
 
 Each way runs in a fresh process on the same model, examples, seed and batch size
 (8, one epoch): forward, backward and an AdamW step per batch, as Trainer does.
@@ -30,11 +31,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WAYS = {
-    # name: (length-grouped batches, logits on response positions only)
-    "random batches, full logits (before)": (False, False),
-    "length-grouped, full logits": (True, False),
-    "length-grouped, response logits (now)": (True, True),
+    # name: (length-grouped batches, logits on response positions only, packed rows)
+    "random batches, full logits (before)": (False, False, False),
+    "length-grouped, full logits": (True, False, False),
+    "length-grouped, response logits": (True, True, False),
+    "... and packed rows (now)": (True, True, True),
 }
+NOW = "... and packed rows (now)"
 BATCH = 8
 
 
@@ -75,13 +78,15 @@ def current_rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: bool, response_logits: bool) -> dict:
+def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: bool, response_logits: bool,
+           packed: bool) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from alice_w2s.backends.sft import response_only_loss
     from alice_w2s.backends.sft_examples import PadCollator, build_training_set
+    from alice_w2s.backends.sft_packing import PackCollator, packing_cost
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -100,7 +105,8 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
         order = list(LengthGroupedSampler(BATCH, lengths=[len(e["input_ids"]) for e in examples], generator=generator))
     else:
         order = torch.randperm(len(examples), generator=generator).tolist()
-    collator = PadCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    collator = PackCollator(pad_id, packing_cost(model)[0]) if packed else PadCollator(pad_id)
     batches = [collator([examples[i] for i in order[s:s + BATCH]]) for s in range(0, len(order), BATCH)]
     losses = []
     started = time.perf_counter()
@@ -149,9 +155,9 @@ def main() -> None:
         print(f"\n{mode}:")
         print(f"{'way':40s} {'seconds':>8s} {'real tok/s':>10s} {'padding':>8s} {'peak MiB':>9s} {'above load':>10s}")
         results = {}
-        for name, (grouped, response_logits) in WAYS.items():
+        for name, (grouped, response_logits, packed) in WAYS.items():
             spec = {"model_dir": str(folder), "pairs": pairs, "mode": mode, "grouped": grouped,
-                    "response_logits": response_logits}
+                    "response_logits": response_logits, "packed": packed}
             out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], check=True,
                                  capture_output=True, text=True).stdout
             r = results[name] = json.loads(out.strip().splitlines()[-1])
@@ -159,7 +165,11 @@ def main() -> None:
             padding = 1 - r["real_tokens"] / r["batch_tokens"]
             print(f"{name:40s} {r['seconds']:8.2f} {r['tokens_per_s']:10.1f} {padding:8.1%} "
                   f"{r['peak_mib']:9.0f} {r['above_load_mib']:10.0f}", flush=True)
-        before, now = results["random batches, full logits (before)"], results["length-grouped, response logits (now)"]
+        before, now = results["random batches, full logits (before)"], results[NOW]
+        unpacked = results["length-grouped, response logits"]
+        print(f"packed rows over unpacked: {now['tokens_per_s'] / unpacked['tokens_per_s']:.2f}x real tokens/s, "
+              f"{unpacked['above_load_mib'] / max(now['above_load_mib'], 1):.2f}x less memory above the loaded model; "
+              f"mean loss {now['mean_loss']:.6f} against {unpacked['mean_loss']:.6f}")
         print(f"now over before: {now['tokens_per_s'] / before['tokens_per_s']:.2f}x real tokens/s (goal >= 1.5x), "
               f"{before['above_load_mib'] / max(now['above_load_mib'], 1):.2f}x less memory above the loaded model "
               f"(goal >= 2x), peak {before['peak_mib'] / now['peak_mib']:.2f}x")

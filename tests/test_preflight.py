@@ -176,20 +176,25 @@ def test_planned_paper_jobs_batch_threads_and_tasks(paper, tmp_path):
     assert {(r["gpu"], r["threads"]) for r in summarizer} == {("4", "16")}
 
 
-MEASURED = ROOT / "benchmarks" / "measurements" / "gpu_sft_memory-h200-2026-11-29.jsonl"
+MEASURED = [ROOT / "benchmarks" / "measurements" / name for name in (
+    "gpu_sft_memory-h200-2026-11-29.jsonl",
+    "gpu_sft_packing-h200-2026-11-30.jsonl",  # padded against packed rows; 7B LoRA with expandable segments
+)]
 
 
 def test_sft_estimate_covers_the_peaks_measured_on_a_gpu():
     """Real fine-tuning jobs on an H200 (benchmarks/gpu_sft_memory.py: train_sft on
     random-weight Qwen2.5/Llama-3.2 models, the paper's recipe): with the allocator the
     SFT jobs use (expandable segments), the estimate is above every measured peak
-    (reserved memory plus the process's CUDA context)."""
+    (reserved memory plus the process's CUDA context), packed rows or padded."""
     import json
 
-    rows = [json.loads(line) for line in MEASURED.read_text().splitlines()]
+    rows = [json.loads(line) for path in MEASURED for line in path.read_text().splitlines()]
     checked = [r for r in rows if r["alloc_conf"] == "expandable_segments:True" and r["loss_path"] == "response"]
-    assert len(checked) == 3 and {r["mode"] for r in checked} == {"full", "lora"}
+    assert len(checked) == 14 and {r["mode"] for r in checked} == {"full", "lora"}
     assert any(not r["gradient_checkpointing"] for r in checked)
+    assert {r.get("packing", "none") != "sdpa" for r in checked} == {True, False}
+    assert any(r["size_b"] == 7.0 and r["mode"] == "lora" and r["examples"] == "worst" for r in checked)
     for r in checked:
         recipe = {"mode": r["mode"], "sharding": "none", "per_device_batch_size": r["batch"], "bf16": True,
                   "max_length": r["max_length"], "gradient_checkpointing": r["gradient_checkpointing"]}

@@ -459,7 +459,7 @@ def test_group_by_length_pads_less_with_the_same_steps(tiny_model: Path, tmp_pat
     examples = [pair for two in zip(short, long, strict=True) for pair in two]  # alternate: random batches mix them
     stats = {
         grouped: train_sft(examples, str(tiny_model), tmp_path / f"g{grouped}",
-                           fast_recipe(mode="lora", epochs=1, group_by_length=grouped))
+                           fast_recipe(mode="lora", epochs=1, group_by_length=grouped, packing=False))
         for grouped in (False, True)
     }
     assert stats[True]["steps"] == stats[False]["steps"] == 8
@@ -487,3 +487,33 @@ def test_fine_tune_sets_the_cuda_allocator_for_its_processes_unless_the_user_did
     settings = {"min_examples": 1, "effective_batch_size": 8, "per_device_batch_size": 4}
     sft.fine_tune(_labels("#### 1"), "base", tmp_path / "out", settings, 0, 2, "labels.parquet")
     assert seen == [expected]
+
+
+def test_packed_training_follows_the_padded_run_with_the_same_steps(tiny_model: Path, tmp_path: Path) -> None:
+    """Padding-free batches (sft.packing, the default) train on the same batches:
+    the same optimizer steps, the same curve up to floating-point rounding, and the
+    manifest says how the rows were packed."""
+    import pandas as pd
+
+    from alice_w2s.training_curves import CURVE_FILE
+
+    short = [(f"Colour of {x}?", "Answer: red") for x in THINGS[:12]]
+    long = [(f"Tell me, please, what the usual colour of {x} is, in one word after 'Answer:'?",
+             "Many would say it depends on the light, but mostly it is red. Answer: red") for x in THINGS[12:24]]
+    examples = [pair for two in zip(short, long, strict=True) for pair in two]
+    stats, curves = {}, {}
+    for packing in (False, True):
+        out = tmp_path / f"p{packing}"
+        stats[packing] = train_sft(examples, str(tiny_model), out,
+                                   fast_recipe(mode="full", epochs=1, learning_rate=1e-3, packing=packing))
+        curves[packing] = pd.read_csv(out / CURVE_FILE)
+    padded, packed = stats[False], stats[True]
+    assert padded["packing"] == "none: off in the recipe" and packed["packing"] == "sdpa"
+    assert packed["steps"] == padded["steps"] == 6 and packed["batches"] == 6, stats
+    # batches of 4 long examples of one length stay 4 rows (no padding to save)
+    assert packed["packed_batches"] >= 2 and packed["rows_per_batch"] < 4, stats
+    assert packed["padding_share"] < 0.5 * padded["padding_share"], stats
+    torch.testing.assert_close(torch.tensor(curves[True]["loss"].to_numpy()),
+                               torch.tensor(curves[False]["loss"].to_numpy()), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(torch.tensor(curves[True]["grad_norm"].to_numpy()),
+                               torch.tensor(curves[False]["grad_norm"].to_numpy()), atol=1e-4, rtol=1e-3)

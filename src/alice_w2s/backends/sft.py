@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from alice_w2s.backends.sft_examples import IGNORE_INDEX, PadCollator, build_training_set
+from alice_w2s.backends.sft_packing import PackCollator, packing_cost, unwrapped
 from alice_w2s.effective_batch import accumulation_steps
 from alice_w2s.io import atomic_dir
 from alice_w2s.schema_defaults import section_defaults
@@ -77,6 +78,7 @@ class Recipe:
     bf16: bool = _DEFAULT["bf16"]
     gradient_checkpointing: bool = _DEFAULT["gradient_checkpointing"]
     group_by_length: bool = _DEFAULT["group_by_length"]
+    packing: bool = _DEFAULT["packing"]  # padding-free rows where the attention takes them (backends.sft_packing)
     # Full fine-tuning in several processes: FSDP "full_shard" (parameters, gradients and
     # optimizer state sharded), "shard_grad_op" (gradients and optimizer state, like
     # ZeRO-2) or "none" (plain DDP: every process holds everything).
@@ -131,11 +133,7 @@ def _takes_logits_to_keep(model: Any) -> bool:
     ``logits_to_keep`` (Llama, Qwen2 and most current architectures in transformers)."""
     import inspect
 
-    while hasattr(model, "module"):  # DDP
-        model = model.module
-    if hasattr(model, "get_base_model"):  # peft
-        model = model.get_base_model()
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
+    return "logits_to_keep" in inspect.signature(unwrapped(model).forward).parameters
 
 
 def response_only_loss(
@@ -157,11 +155,16 @@ def response_only_loss(
     positions = response_positions(labels)
     if keep_logits is None:
         keep_logits = _takes_logits_to_keep(model)
+    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    if "position_ids" in model_inputs:
+        # packed rows: transformers reads the packing from the position ids only
+        # without a cache (a model in train mode with use_cache on would make one)
+        model_inputs["use_cache"] = False
     if keep_logits:
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=positions)
+        outputs = model(**model_inputs, logits_to_keep=positions)
         logits = outputs.logits.float()
     else:  # an architecture without it: the same loss from the full logits
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        outputs = model(**model_inputs)
         logits = outputs.logits[:, positions].float()
     targets = labels[:, 1:][:, positions]
     total = torch.nn.functional.cross_entropy(
@@ -171,6 +174,15 @@ def response_only_loss(
     if torch.is_tensor(count):
         count = count.to(total.device)
     return total / count, outputs
+
+
+def _packing_stats(collator: PadCollator, attention: str) -> dict[str, Any]:
+    """What the manifest says of packing: ``packing`` is the attention implementation
+    the rows were packed for, or why batches were padded instead."""
+    if not isinstance(collator, PackCollator):
+        return {"packing": f"none: {attention}"}
+    return {"packing": attention, "batches": collator.batches, "packed_batches": collator.packed_batches,
+            "rows_per_batch": round(collator.rows / collator.batches, 2) if collator.batches else 0.0}
 
 
 def write_curve(rows: list[dict[str, Any]], path: Path) -> None:
@@ -298,7 +310,8 @@ def train_sft(
     keep_logits = _takes_logits_to_keep(model)  # looked up once, not at every step
     peak_lr = PeakLearningRate()
     curve = Curve()
-    collator = PadCollator(pad_id)
+    cost, attention = packing_cost(model) if recipe.packing else (None, "off in the recipe")
+    collator = PackCollator(pad_id, cost) if cost is not None else PadCollator(pad_id)
 
     with tempfile.TemporaryDirectory(prefix="sft-trainer-") as trainer_dir:
         args = TrainingArguments(
@@ -379,6 +392,7 @@ def train_sft(
         "group_by_length": recipe.group_by_length,
         "loss_logits": "response positions" if keep_logits else "all positions (no logits_to_keep)",
         "padding_share": round(collator.padding_share, 4),
+        **_packing_stats(collator, attention),
         "seconds": round(time.perf_counter() - started, 3),
         "trainable_params": int(trainable_params),
         "total_params": int(total_params),
