@@ -61,7 +61,9 @@ PAPER = dict(mode="full", epochs=1, learning_rate=1e-5, weight_decay=0.01, lr_sc
              per_device_batch_size=4, gradient_accumulation_steps=1, max_length=2048, bf16=True,
              gradient_checkpointing=True, sharding="full_shard", group_by_length=True)
 # name: (family, recipe changes, examples, loss path, allocator setting or None)
-# loss paths: "response" (train_sft's: logits at response positions), "all-logits"
+# loss paths: "response" (train_sft's own: chunked at response tokens where sft.loss_path
+# allows, which before 2026-11-30 was logits at response positions), "response-positions"
+# (that earlier path), "all-logits"
 # (its fallback: full logits, then indexed), "model-loss" (the model's own loss, as
 # before response_only_loss)
 EXPANDABLE = "expandable_segments:True"
@@ -80,6 +82,8 @@ CASES = {
     "qwen0.5b-full-nogc-1024-expandable": ("qwen2.5-0.5b", {"gradient_checkpointing": False, "max_length": 1024},
                                            "worst", "response", EXPANDABLE),
     "qwen1.5b-lora-worst-expandable": ("qwen2.5-1.5b", {"mode": "lora"}, "worst", "response", EXPANDABLE),
+    # the head inside the forward at response positions (before 2026-11-30), against the chunked loss above
+    "qwen1.5b-full-worst-response-positions": ("qwen2.5-1.5b", {}, "worst", "response-positions", EXPANDABLE),
     # padded batches against padding-free packed rows (sft.packing), as SFT jobs run them
     "qwen1.5b-full-gsm8k-padded": ("qwen2.5-1.5b", {"packing": False}, "gsm8k", "response", EXPANDABLE),
     "qwen1.5b-full-gsm8k-packed": ("qwen2.5-1.5b", {"packing": True}, "gsm8k", "response", EXPANDABLE),
@@ -159,9 +163,11 @@ def run_case(name: str, models: Path, out: Path, tiny: bool, steps: int) -> dict
         context_gib = (total - free) / 2**30  # this process's CUDA context (and anything else on the card)
     if loss_path == "all-logits":  # the path train_sft takes for models without logits_to_keep
         sft._takes_logits_to_keep = lambda model: False
+    elif loss_path == "response-positions":  # the head inside the forward, at response positions (no chunks)
+        sft.loss_path = lambda model, sharded: sft.RESPONSE_POSITIONS
     elif loss_path == "model-loss":
 
-        def model_loss(model, inputs, num_items_in_batch=None, keep_logits=None):
+        def model_loss(model, inputs, num_items_in_batch=None, path=None):
             extra = {"num_items_in_batch": num_items_in_batch} if num_items_in_batch is not None else {}
             outputs = model(**inputs, **extra)
             return outputs.loss, outputs

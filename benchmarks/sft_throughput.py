@@ -1,6 +1,7 @@
 """Fine-tuning throughput and memory: the first release's batches against
-length-grouped batches with logits on response positions only, and against those
-packed into padding-free rows (alice_w2s.backends.sft, sft_packing).
+length-grouped batches with logits on response positions only, those packed into
+padding-free rows, and with the loss chunked over response tokens
+(alice_w2s.backends.sft, sft_packing).
 
 Each way runs in a fresh process on the same model, examples, seed and batch size
 (8, one epoch): forward, backward and an AdamW step per batch, as Trainer does.
@@ -31,13 +32,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WAYS = {
-    # name: (length-grouped batches, logits on response positions only, packed rows)
-    "random batches, full logits (before)": (False, False, False),
-    "length-grouped, full logits": (True, False, False),
-    "length-grouped, response logits": (True, True, False),
-    "... and packed rows (now)": (True, True, True),
+    # name: (length-grouped batches, the loss's logits path, packed rows); "model" is the
+    # model's own loss over full logits, the others are backends.sft's loss_path values
+    "random batches, full logits (before)": (False, "model", False),
+    "length-grouped, full logits": (True, "model", False),
+    "length-grouped, response logits": (True, "response positions", False),
+    "... and packed rows": (True, "response positions", True),
+    "... and the chunked loss (now)": (True, "chunked at response tokens", True),
 }
-NOW = "... and packed rows (now)"
+NOW = "... and the chunked loss (now)"
 BATCH = 8
 
 
@@ -78,7 +81,7 @@ def current_rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: bool, response_logits: bool,
+def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: bool, logits: str,
            packed: bool) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -111,8 +114,8 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
     losses = []
     started = time.perf_counter()
     for batch in batches:
-        if response_logits:
-            loss, _ = response_only_loss(model, batch)
+        if logits != "model":
+            loss, _ = response_only_loss(model, batch, None, logits)
         else:
             loss = model(**batch).loss
         loss.backward()
@@ -155,9 +158,9 @@ def main() -> None:
         print(f"\n{mode}:")
         print(f"{'way':40s} {'seconds':>8s} {'real tok/s':>10s} {'padding':>8s} {'peak MiB':>9s} {'above load':>10s}")
         results = {}
-        for name, (grouped, response_logits, packed) in WAYS.items():
+        for name, (grouped, logits, packed) in WAYS.items():
             spec = {"model_dir": str(folder), "pairs": pairs, "mode": mode, "grouped": grouped,
-                    "response_logits": response_logits, "packed": packed}
+                    "logits": logits, "packed": packed}
             out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], check=True,
                                  capture_output=True, text=True).stdout
             r = results[name] = json.loads(out.strip().splitlines()[-1])
@@ -166,10 +169,11 @@ def main() -> None:
             print(f"{name:40s} {r['seconds']:8.2f} {r['tokens_per_s']:10.1f} {padding:8.1%} "
                   f"{r['peak_mib']:9.0f} {r['above_load_mib']:10.0f}", flush=True)
         before, now = results["random batches, full logits (before)"], results[NOW]
-        unpacked = results["length-grouped, response logits"]
-        print(f"packed rows over unpacked: {now['tokens_per_s'] / unpacked['tokens_per_s']:.2f}x real tokens/s, "
-              f"{unpacked['above_load_mib'] / max(now['above_load_mib'], 1):.2f}x less memory above the loaded model; "
-              f"mean loss {now['mean_loss']:.6f} against {unpacked['mean_loss']:.6f}")
+        unpacked, packed = results["length-grouped, response logits"], results["... and packed rows"]
+        for a, b, what in ((packed, unpacked, "packed rows over unpacked"), (now, packed, "chunked over unchunked")):
+            print(f"{what}: {a['tokens_per_s'] / b['tokens_per_s']:.2f}x real tokens/s, "
+                  f"{b['above_load_mib'] / max(a['above_load_mib'], 1):.2f}x less memory above the loaded model; "
+                  f"mean loss {a['mean_loss']:.6f} against {b['mean_loss']:.6f}")
         print(f"now over before: {now['tokens_per_s'] / before['tokens_per_s']:.2f}x real tokens/s (goal >= 1.5x), "
               f"{before['above_load_mib'] / max(now['above_load_mib'], 1):.2f}x less memory above the loaded model "
               f"(goal >= 2x), peak {before['peak_mib'] / now['peak_mib']:.2f}x")

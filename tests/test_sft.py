@@ -400,13 +400,19 @@ VARIED = [
 
 
 @pytest.mark.parametrize("counted", [False, True])
-def test_response_only_loss_equals_the_model_s_own_loss_and_gradients(tiny_model: Path, tokenizer, counted: bool) -> None:
-    """Logits on response positions only give the full-logits loss and the same
+@pytest.mark.parametrize("path", ["response positions", "chunked at response tokens"])
+def test_response_only_loss_equals_the_model_s_own_loss_and_gradients(
+    tiny_model: Path, tokenizer, counted: bool, path: str, monkeypatch
+) -> None:
+    """Logits on response positions only, from the model's head or in chunks of 3
+    response tokens (5 chunks here), give the full-logits loss and the same
     gradients, with Trainer's token count (num_items_in_batch) or a per-batch mean."""
     from transformers import AutoModelForCausalLM
 
-    from alice_w2s.backends.sft import response_only_loss, response_positions
+    from alice_w2s.backends import sft
+    from alice_w2s.backends.sft import loss_path, response_only_loss, response_positions
 
+    monkeypatch.setattr(sft, "LOSS_CHUNK", 3)
     batch = _padded_batch(tokenizer, VARIED)
     positions = response_positions(batch["labels"])
     # far fewer positions than the padded width: the prompts need no logits
@@ -414,17 +420,71 @@ def test_response_only_loss_equals_the_model_s_own_loss_and_gradients(tiny_model
     num_items = batch["labels"][:, 1:].ne(IGNORE_INDEX).sum() + 5 if counted else None  # +5: as if accumulated
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    assert loss_path(model, sharded=False) == sft.CHUNKED and loss_path(model, sharded=True) == sft.RESPONSE_POSITIONS
     reference = model(**batch, **({"num_items_in_batch": num_items} if counted else {})).loss
     reference.backward()
     expected = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
 
-    loss, outputs = response_only_loss(model, batch, num_items)
+    loss, outputs = response_only_loss(model, batch, num_items, path)
     loss.backward()
-    assert outputs.logits.shape[1] == len(positions)
+    # the model's head ran on the response positions, or on one position beside the chunks
+    assert outputs.logits.shape[1] == (len(positions) if path == sft.RESPONSE_POSITIONS else 1)
     assert abs(float(loss) - float(reference)) < 1e-5, (float(loss), float(reference))
     for name, param in model.named_parameters():
         torch.testing.assert_close(param.grad, expected[name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("weights", ["float32", "bfloat16"])
+def test_chunked_loss_under_mixed_precision_is_the_head_s_own(tiny_model: Path, tokenizer, weights: str) -> None:
+    """Trainer's bf16 mixed precision, as accelerate sets it up (here on CPU): autocast
+    around the model's forward only. The chunked loss (the head applied outside the
+    forward) equals the model's own head at response positions, with fp32 master
+    weights (full fine-tuning) and with a bf16 base (LoRA). On an H200 the chunks ran
+    the head in fp32 (slower steps) and a bf16 base failed with a dtype error."""
+    from accelerate import Accelerator
+    from transformers import AutoModelForCausalLM
+
+    from alice_w2s.backends import sft
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=getattr(torch, weights))
+    accelerator = Accelerator(mixed_precision="bf16", cpu=True)
+    prepared = accelerator.prepare(model)
+    batch = _padded_batch(tokenizer, VARIED)
+    losses = {path: float(sft.autocast_loss(accelerator, prepared, batch, None, path)[0])
+              for path in (sft.RESPONSE_POSITIONS, sft.CHUNKED)}
+    assert abs(losses[sft.CHUNKED] - losses[sft.RESPONSE_POSITIONS]) < 1e-5, losses
+    # and the bf16 head differs from an fp32 one by more than that: the check can fail
+    fp32_head = float(sft.response_only_loss(AutoModelForCausalLM.from_pretrained(tiny_model), batch)[0])
+    assert abs(losses[sft.CHUNKED] - fp32_head) > 1e-4, (losses, fp32_head)
+
+
+def test_chunked_loss_holds_one_chunk_of_logits_at_a_time() -> None:
+    """The chunked cross-entropy keeps no logits for the backward pass (each chunk's
+    are recomputed there): what autograd saves is the hidden states, the weight and
+    the targets, not tokens x vocabulary."""
+    from alice_w2s.backends.sft import chunked_cross_entropy
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(16, 5000, bias=False)
+    hidden = torch.randn(300, 16, requires_grad=True)
+    targets = torch.randint(0, 5000, (300,))
+    saved: list[int] = []
+
+    def pack(tensor):
+        saved.append(tensor.numel())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = chunked_cross_entropy(hidden, head, targets, chunk=64)
+    assert max(saved) < 300 * 5000 / 4, saved  # no tensor of all the logits, nor of a chunk's
+    reference = torch.nn.functional.cross_entropy(head(hidden), targets, reduction="sum")
+    torch.testing.assert_close(loss, reference)
+    loss.backward()
+    grad = hidden.grad.clone()
+    hidden.grad = None
+    reference.backward()
+    torch.testing.assert_close(grad, hidden.grad)
 
 
 def test_response_only_loss_without_logits_to_keep_gives_the_same_loss(tiny_model: Path, tokenizer) -> None:
@@ -465,7 +525,7 @@ def test_group_by_length_pads_less_with_the_same_steps(tiny_model: Path, tmp_pat
     assert stats[True]["steps"] == stats[False]["steps"] == 8
     assert stats[True]["group_by_length"] and not stats[False]["group_by_length"]
     assert stats[True]["padding_share"] < 0.75 * stats[False]["padding_share"], stats  # measured 0.25 vs 0.40
-    assert stats[True]["loss_logits"] == "response positions"
+    assert stats[True]["loss_logits"] == "chunked at response tokens"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Padding-free SFT batches (alice_w2s.backends.sft_packing): the layout arithmetic,
 the packed rows, and the same loss and gradients as the padded batch on tiny
 models of the architectures the configs use (Qwen2, Llama, Gemma 3, and GPT-2's
-learned positions)."""
+learned positions), whose loss is also the chunked one (``sft.loss_path``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 import torch
 
-from alice_w2s.backends.sft import response_only_loss
+from alice_w2s.backends.sft import CHUNKED, RESPONSE_POSITIONS, loss_path, response_only_loss
 from alice_w2s.backends.sft_examples import IGNORE_INDEX, PadCollator
 from alice_w2s.backends.sft_packing import AttentionCost, PackCollator, choose_rows, first_fit, packing_cost
 
@@ -107,7 +107,10 @@ def test_packed_rows_give_the_padded_batch_s_loss_and_gradients(model_type: str)
     cost, attention = packing_cost(model)
     assert cost is not None and attention == "sdpa"
     examples = _examples([(9, 4), (15, 6), (5, 3), (11, 8), (13, 2)])
-    reference, _ = response_only_loss(model, PadCollator(0)(examples))
+    padded = PadCollator(0)(examples)
+    # the model's own loss over full logits, and the chunked loss packing runs with
+    reference = model(**padded).loss
+    assert loss_path(model, sharded=False) == CHUNKED  # every architecture the configs use
     reference.backward()
     expected = {n: p.grad.clone() for n, p in model.named_parameters()}
     shapes = set()
@@ -130,3 +133,15 @@ def test_packing_cost_names_what_cannot_pack() -> None:
     assert cost is not None and cost.varlen and attention == "flash_attention_2"
     model.config._attn_implementation = "paged|sdpa"
     assert packing_cost(model) == (None, "paged|sdpa attention does not take packed sequences")
+
+
+def test_soft_capped_logits_keep_the_model_s_own_head() -> None:
+    """Gemma 2 soft-caps its logits inside the head's forward: the chunked loss, which
+    applies the head's plain linear map, is not for it."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.for_model("gemma2", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                  num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=300)
+    assert config.final_logit_softcapping
+    assert loss_path(AutoModelForCausalLM.from_config(config), sharded=False) == RESPONSE_POSITIONS
+    assert loss_path(_tiny("llama"), sharded=True) == RESPONSE_POSITIONS  # FSDP: the head stays in the forward

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from alice_w2s import pipeline, plan
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.effective_batch import accumulation_steps
+from alice_w2s.effective_batch import LOSS_CHUNK, accumulation_steps, fsdp_sharded
 from alice_w2s.run_settings import model_gpus, sft_recipe, split_sizes, stage_engine
 
 GIB = 2**30
@@ -86,10 +86,15 @@ def sft_gpu_memory(size_b: float, recipe: dict, gpus: int) -> Estimate:
         activations = tokens * (CHECKPOINTED_INPUT_BYTES * hl + ACTIVATION_BYTES * math.sqrt(128 * hl))
     else:
         activations = tokens * ACTIVATION_BYTES * hl
-    # fp32 logits and their gradient. The loss computes them only where some row of
-    # the batch has a response token (backends/sft.py, response_only_loss), but with
-    # prompts of different lengths those positions can span the whole padded sequence.
-    logits = tokens * VOCAB * 8
+    # fp32 logits and their gradient, with their bf16 copies under autocast. Unsharded,
+    # the loss holds the logits of LOSS_CHUNK response tokens at a time
+    # (backends/sft.py, chunked_cross_entropy); with FSDP the head runs inside the
+    # model's forward, at every position where some row of the batch has a response
+    # token, and with prompts of different lengths those can span the whole sequence.
+    if fsdp_sharded(recipe["mode"], recipe.get("sharding", "none"), n):
+        logits = tokens * VOCAB * 8
+    else:
+        logits = min(tokens, LOSS_CHUNK) * VOCAB * 12
     return Estimate({label: states / GIB, "activations": activations / GIB, "logits": logits / GIB, "overhead": CUDA_OVERHEAD_GB})
 
 
