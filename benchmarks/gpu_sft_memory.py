@@ -22,7 +22,9 @@ token ids are drawn below its vocabulary, so the model's own vocabulary size
 (Qwen2.5's 152k) sets the logits' size. Needs a GPU except with --tiny. Each case's
 CUDA allocator is its own (``PYTORCH_CUDA_ALLOC_CONF``, "-expandable" cases), since
 train_sft is called directly, not through the SFT job that sets it.
-The one run so far (one H200, 2026-11-29): benchmarks/measurements/gpu_sft_memory-h200-2026-11-29.jsonl,
+Runs so far, each on one H200: benchmarks/measurements/gpu_sft_memory-h200-2026-11-29.jsonl,
+gpu_sft_packing-h200-2026-11-30.jsonl (padded against packed rows) and
+gpu_sft_chunked-h200-2026-11-30.jsonl (the chunked loss in its first form);
 docs/gpu-and-slurm.md "Verified on a GPU".
 """
 
