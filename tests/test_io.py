@@ -21,3 +21,14 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "x.parquet").stat().st_mode & 0o777 == 0o644
+
+
+def test_artifact_path_inverts_manifest_path(tmp_path) -> None:
+    from alice_w2s.io import artifact_path, manifest_path
+
+    folder = tmp_path / "models" / "m"
+    folder.mkdir(parents=True)
+    table = tmp_path / "labels" / "a~b@alice.parquet"
+    for artifact in (folder, table):
+        assert artifact_path(manifest_path(artifact)) == artifact
+    assert manifest_path(table).name == "a~b@alice.parquet.manifest.json"

@@ -127,7 +127,7 @@ def export_table(table_csv: str | Path, results: str | Path, destination: str | 
                 target = tmp / kind / inside
                 target.parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(table.select(schema.names).cast(schema), target)
-                provenance = tmp / "provenance" / kind / inside.with_name(inside.name + ".manifest.json")
+                provenance = manifest_path(tmp / "provenance" / kind / inside)  # a file: beside it
                 provenance.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(manifest_path(results / relative), provenance)
         shutil.copyfile(table_csv, tmp / "table.csv")

@@ -129,11 +129,23 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+MANIFEST_SUFFIX = ".manifest.json"  # a file's manifest sits beside it
+FOLDER_MANIFEST = "alice_manifest.json"  # a folder's (a model's) inside it
+
+
 def manifest_path(artifact: str | Path) -> Path:
     artifact = Path(artifact)
     if artifact.is_dir():
-        return artifact / "alice_manifest.json"
-    return artifact.with_name(artifact.name + ".manifest.json")
+        return artifact / FOLDER_MANIFEST
+    return artifact.with_name(artifact.name + MANIFEST_SUFFIX)
+
+
+def artifact_path(manifest: str | Path) -> Path:
+    """The artifact a manifest describes: ``manifest_path``'s inverse."""
+    manifest = Path(manifest)
+    if manifest.name == FOLDER_MANIFEST:
+        return manifest.parent
+    return manifest.with_name(manifest.name.removesuffix(MANIFEST_SUFFIX))
 
 
 def write_manifest(artifact: str | Path, *, params: dict, stats: dict, started: float, inputs: list[str] | None = None) -> None:

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from alice_w2s.io import FOLDER_MANIFEST, MANIFEST_SUFFIX, artifact_path
+
 LEDGER = "logs/tracking_ledger.jsonl"  # one line per logged artifact, appended
 BATCH = 100  # MLflow takes at most 100 params (and 1000 metrics) per log_batch call
 MAX_PARAM_CHARS = 500
@@ -69,7 +71,7 @@ def numeric(stats: dict, prefix: str = "") -> dict[str, float]:
 
 
 def _manifests(results: Path) -> Iterator[Path]:
-    found = set(results.rglob("*.manifest.json")) | set(results.rglob("alice_manifest.json"))
+    found = set(results.rglob("*" + MANIFEST_SUFFIX)) | set(results.rglob(FOLDER_MANIFEST))
     yield from sorted(p for p in found if ".snakemake" not in p.parts and "export" not in p.relative_to(results).parts[:1])
 
 
@@ -144,7 +146,7 @@ def log_finished_jobs(results: Path, settings: dict) -> int:
         stamp = manifest.get("finished_at")
         if ledger.get(relative) == stamp:
             continue
-        artifact = Path(path.parent if path.name == "alice_manifest.json" else str(path)[: -len(".manifest.json")])
+        artifact = artifact_path(path)
         run_name = str(artifact.relative_to(results))
         parts = artifact.relative_to(results).parts
         key = _model_key(parts)
@@ -166,7 +168,7 @@ def log_finished_jobs(results: Path, settings: dict) -> int:
         now = int(time.time() * 1000)
         run = client.create_run(experiment_id, run_name=run_name, tags=tags)
         points = [Metric(k, v, now, 0) for k, v in metrics.items()]
-        if path.name == "alice_manifest.json":
+        if path.name == FOLDER_MANIFEST:
             points += [Metric(k, v, now, step) for k, v, step in _curve(path.parent)]
         params = [Param(k, v) for k, v in flat_params(manifest.get("params") or {}).items()]
         for start in range(0, max(len(params), len(points), 1), BATCH):
