@@ -88,7 +88,10 @@ def sft_gpu_memory(size_b: float, recipe: dict, gpus: int) -> Estimate:
         activations = tokens * ACTIVATION_BYTES * hl
     # fp32 logits and their gradient, with their bf16 copies under autocast. Unsharded,
     # the loss holds the logits of LOSS_CHUNK response tokens at a time
-    # (backends/sft.py, chunked_cross_entropy); with FSDP the head runs inside the
+    # (backends/sft.py, chunked_cross_entropy, for the architectures its loss_path
+    # chunks: Qwen2 and Llama among them, the decoders this estimate's rules of thumb
+    # are for; another architecture, e.g. Gemma 2, keeps the batch's logits and is
+    # underestimated by up to the FSDP term below); with FSDP the head runs inside the
     # model's forward, at every position where some row of the batch has a response
     # token, and with prompts of different lengths those can span the whole sequence.
     if fsdp_sharded(recipe["mode"], recipe.get("sharding", "none"), n):
