@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from alice_w2s.backends.sft import CHUNKED, RESPONSE_POSITIONS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WAYS = {
@@ -36,9 +38,9 @@ WAYS = {
     # model's own loss over full logits, the others are backends.sft's loss_path values
     "random batches, full logits (before)": (False, "model", False),
     "length-grouped, full logits": (True, "model", False),
-    "length-grouped, response logits": (True, "response positions", False),
-    "... and packed rows": (True, "response positions", True),
-    "... and the chunked loss (now)": (True, "chunked at response tokens", True),
+    "length-grouped, response logits": (True, RESPONSE_POSITIONS, False),
+    "... and packed rows": (True, RESPONSE_POSITIONS, True),
+    "... and the chunked loss (now)": (True, CHUNKED, True),
 }
 NOW = "... and the chunked loss (now)"
 BATCH = 8
