@@ -23,7 +23,7 @@ rule sample:
         settings=config["stages"]["sample"],
         generation=generation_params("sample", lambda wc: wc.teacher),
         prompts=stage_prompts("sample"),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.teacher),
     script:
         "../workflow/scripts/sample.py"
 
@@ -64,7 +64,7 @@ rule summarize_uncertainty:
         settings=config["stages"]["summarize"],
         generation=generation_params("summarize_uncertainty", lambda wc: config["summarizer"]),
         prompts=stage_prompts("summarize_uncertainty"),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.teacher),
     script:
         "../workflow/scripts/summarize_uncertainty.py"
 
@@ -86,7 +86,7 @@ rule zeroshot:
         settings=config["stages"]["zeroshot"],
         generation=generation_params("zeroshot", lambda wc: wc.name),
         prompts=stage_prompts("zeroshot"),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.name),
     script:
         "../workflow/scripts/zeroshot.py"
 
@@ -110,7 +110,7 @@ rule synthesize:
         settings=config["stages"]["synthesize"],
         generation=generation_params("synthesize", lambda wc: plan.parse_key(wc.key).name),
         prompts=stage_prompts("synthesize"),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.key),
     script:
         "../workflow/scripts/synthesize.py"
 

@@ -68,6 +68,8 @@ model_files = PATHS.model_files
 model_location = PATHS.model_location
 training_set = PATHS.training_set
 dataset_spec = PATHS.dataset_spec
+# the seed a job on a model key (or seeded base name) runs with
+job_seed = PATHS.run_seed
 
 
 def embedded_model_dirs():
@@ -283,11 +285,6 @@ def unless_human_cot(param):
 
 TABLES = config["tables"]
 TABLE_CELLS = {name: plan.table_cells(table) for name, table in TABLES.items()}
-
-
-def trained_cell_models(table):
-    """The (dataset, model) evaluations of a table whose model was fine-tuned."""
-    return plan.trained_cell_models(TABLE_CELLS[table])
 
 
 # --- base models converted from GGUF (rules/models.smk) ------------------------------

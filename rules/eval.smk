@@ -18,7 +18,7 @@ rule eval:
         settings=config["stages"]["eval"],
         generation=generation_params("eval", lambda wc: wc.key),
         prompts=stage_prompts("eval"),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.key),
     script:
         "../workflow/scripts/eval.py"
 

@@ -19,6 +19,6 @@ rule sft:
         base=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         recipe=lambda wc: sft_recipe(wc.key),
         prompts=stage_prompts("sft"),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.key),
     script:
         "../workflow/scripts/sft.py"

@@ -31,8 +31,10 @@ rule table:
         **job_resources("table"),
     params:
         cells=lambda wc: TABLE_CELLS[wc.table],
-        evaluations=lambda wc: plan.cell_models(TABLE_CELLS[wc.table]),
-        trained=lambda wc: trained_cell_models(wc.table),
+        # the (dataset, key) evaluations of every seed, in the order of the inputs
+        evaluations=lambda wc: PATHS.table_evaluations(wc.table),
+        # per seed, the key each cell's model has in that seed's runs
+        runs=lambda wc: PATHS.seed_runs(wc.table),
         title=lambda wc: TABLES[wc.table].get("title", wc.table),
         text_datasets=lambda wc: [d for d in TABLES[wc.table]["datasets"] if dataset_spec(d).answer.free_text],
         bootstrap=config["pgr"],

@@ -19,7 +19,7 @@ rule cot_filter:
         settings=unless_human_cot(lambda wc: config["stages"]["cot"]),
         generation=unless_human_cot(generation_params("cot_filter", lambda wc: wc.name)),
         prompts=unless_human_cot(stage_prompts("cot_filter")),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.name),
     script:
         "../workflow/scripts/cot_filter.py"
 

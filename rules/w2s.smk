@@ -19,6 +19,6 @@ rule w2s_answers:
         settings=config["stages"]["w2s"],
         generation=generation_params("w2s_answers", lambda wc: wc.teacher),
         prompts=stage_prompts("w2s_answers"),
-        seed=config["seed"],
+        seed=lambda wc: job_seed(wc.teacher),
     script:
         "../workflow/scripts/w2s_answers.py"

@@ -66,7 +66,7 @@ def test_table_markdown_csv_and_plot(tmp_path):
             _write_eval(tmp_path, dataset, model, (rng.random(200) < rate).tolist())
     settings = {"bootstrap_iterations": 300, "confidence": 0.95, "seed": 0}
     frame = tables.collect(
-        cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"), settings
+        cells, plan.single_run(cells), lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"), settings
     )
     assert list(frame.columns) == tables.CSV_COLUMNS and len(frame) == 10
     alice = frame[(frame["row"] == "Alice") & (frame["dataset"] == "math")].iloc[0]
@@ -183,7 +183,7 @@ def test_the_table_says_what_each_model_was_trained_on(tmp_path):
                    "sources": {} if labels == 0 else {"teacher": 60}}
         (tmp_path / f"q-{model}.json").write_text(json.dumps(quality))
     settings = {"bootstrap_iterations": 200, "confidence": 0.95, "seed": 0}
-    frame = tables.collect(cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
+    frame = tables.collect(cells, plan.single_run(cells), lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
                            settings, lambda d, m: str(tmp_path / f"q-{m}.json"))
     qa = frame[frame["row"] == "Original W2SG (Q-A)"].iloc[0]
     assert qa.train_labels == 60 and qa.label_accuracy == 0.5
@@ -196,7 +196,7 @@ def test_the_table_says_what_each_model_was_trained_on(tmp_path):
     (tmp_path / "q-w~s@alice.json").write_text(json.dumps({
         "labels": 10, "label_accuracy": 0.4, "unparsed_rate": 0.0, "sources": {"synthesis": 6, "teacher_single_cluster": 4},
         "synthesis_fixed": 2, "synthesis_broke": 1, "synthesis_both_right": 1, "synthesis_both_wrong": 2}))
-    frame = tables.collect(cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
+    frame = tables.collect(cells, plan.single_run(cells), lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
                            settings, lambda d, m: str(tmp_path / f"q-{m}.json"))
     alice = frame[frame["row"] == "Alice"].iloc[0]
     assert (alice.synthesis_fixed, alice.synthesis_broke) == (2, 1) and pd.isna(qa.get("synthesis_fixed"))

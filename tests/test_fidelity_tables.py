@@ -18,7 +18,7 @@ def test_strict_and_lenient_columns_reach_the_csv_and_markdown(tmp_path):
                        "f1": 0.0, "strict_accuracy": 0.25, "lenient_accuracy": 0.75}
             (tmp_path / f"{dataset}-{model}.json").write_text(json.dumps(summary))
     frame = tables.collect(
-        cells, lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
+        cells, plan.single_run(cells), lambda d, m: str(tmp_path / f"{d}-{m}.json"), lambda d, m: str(tmp_path / f"{d}-{m}.parquet"),
         {"bootstrap_iterations": 100, "confidence": 0.95, "seed": 0},
     )
     assert (frame["strict_accuracy"] == 0.25).all() and (frame["lenient_accuracy"] == 0.75).all()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alice_w2s import paired
+from alice_w2s import paired, plan
 
 BOOT = {"bootstrap_iterations": 2000, "confidence": 0.95, "seed": 0}
 
@@ -72,7 +72,7 @@ def test_alice_is_compared_with_the_better_w2sg_row_and_its_ablation():
     }
     frames = {m: pd.DataFrame({"id": ids[::-1], "correct": v[::-1]}) for m, v in correct.items()}  # any item order
     accuracy = {m: float(np.mean(v)) for m, v in correct.items()}
-    table = paired.compare(cells, lambda d, m: frames[m], lambda c: accuracy[c["model"]], BOOT)
+    table = paired.compare(cells, plan.single_run(cells), lambda d, m: frames[m], lambda c: accuracy[c["model"]], BOOT)
     assert list(table.columns) == paired.COLUMNS
     assert table[["comparison", "other"]].values.tolist() == [
         ["Alice - Original W2SG (Q-CoT-A) (the better W2SG row)", "w~s@w2s-cot"],
@@ -85,4 +85,4 @@ def test_alice_is_compared_with_the_better_w2sg_row_and_its_ablation():
 
     frames["w~s@alice-no-unc"] = pd.DataFrame({"id": [f"x{i}" for i in range(10)], "correct": [0] * 10})
     with pytest.raises(ValueError, match="not evaluated on the same items"):
-        paired.compare(cells, lambda d, m: frames[m], lambda c: accuracy[c["model"]], BOOT)
+        paired.compare(cells, plan.single_run(cells), lambda d, m: frames[m], lambda c: accuracy[c["model"]], BOOT)

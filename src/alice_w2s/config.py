@@ -70,12 +70,18 @@ def load_schema() -> dict:
 def validate(config: dict, schema: dict | None = None) -> dict:
     """Return a copy of ``config`` with defaults filled in, or raise ConfigError."""
     config = copy.deepcopy(config)
+    # `--config seeds=[0,1]` reaches here as ['0', '1']: Snakemake reads list items on
+    # the command line as text (YAML's base loader).
+    if isinstance(config.get("seeds"), list):
+        config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in config["seeds"]]
     schema = schema or load_schema()
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     _raise_first(validator.iter_errors(config))
     _check_kinds(config)
     _check_sft_roles(config, schema)
     _check_references(config)
+    if config["seeds"] is None:
+        config["seeds"] = [config["seed"]]
     return canonical(config)
 
 
@@ -157,6 +163,8 @@ def _check_references(config: dict) -> None:
     models, datasets = config["models"], config["datasets"]
     for name, model in models.items():
         where = f"config key models.{name}"
+        if plan.SEED_SUFFIX_RE.search(name):
+            raise ConfigError(f"{where}: a model name may not end in .s<number>, which model keys use for seeds")
         if model["source"] == "embedded":
             for key in ("arch", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
                 if key not in model:
@@ -263,6 +271,10 @@ def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:
                     key = plan.parse_key(row[field])
                 except ValueError as err:
                     raise ConfigError(f"{where}.blocks.{b}.rows.{r}.{field}: {err}") from None
+                if key.seed is not None:
+                    raise ConfigError(
+                        f"{where}.blocks.{b}.rows.{r}.{field}: {row[field]!r} names a seed; list seeds in `seeds`"
+                    )
                 unknown = [m for m in key.base_models if m not in models]
                 if unknown:
                     raise ConfigError(f"{where}.blocks.{b}.rows.{r}.{field}: {unknown[0]!r} is not in models")

@@ -60,7 +60,7 @@ def exported_artifacts(table_csv: str | Path, results: str | Path) -> tuple[dict
     table, and the empty ones apart: the datasets library cannot read a split of
     no rows (e.g. a cascade slice the teacher gave no label)."""
     results = Path(results)
-    sources = pd.read_csv(table_csv)["source"].tolist()
+    sources = pd.read_csv(table_csv)["source"].dropna().tolist()  # a mean row over seeds has none
     chosen: dict[str, list[Path]] = {}
     empty: list[Path] = []
     for artifact in lineage(*sources):

@@ -74,9 +74,48 @@ class JobPaths:
 
     # --- training sets and what they are made from ---------------------------------------
 
-    def training_set(self, dataset: str, key: str) -> str:
-        """The labels file a trained model ``key`` is fine-tuned on (plan decides which)."""
-        return f"{self.results}/{plan.training_set(dataset, key)}"
+    def training_set(self, dataset: str, key: str | plan.ModelKey) -> str:
+        """The labels file a trained model ``key`` is fine-tuned on (plan decides which);
+        one file for every seed where the labels are made with no randomness."""
+        parsed = plan.parse_key(key) if isinstance(key, str) else key
+        if self.labels_seed_free(dataset, parsed):
+            parsed = plan.unseeded(parsed)
+        return f"{self.results}/{plan.training_set(dataset, parsed)}"
+
+    def labels_seed_free(self, dataset: str, key: plan.ModelKey) -> bool:
+        """The training set is the same in every seed's runs: gold labels; Q-CoT-A labels
+        from human worked solutions (no CoT filter generates them); Q-A labels, which
+        are gold answers, of the whole teacher half or of human-CoT survivors."""
+        maker = plan.training_set_maker(key)
+        human_cot = self.dataset_spec(dataset).has_human_cot
+        if maker == "teacher_qa":
+            return human_cot or self.config["stages"]["teacher_qa"]["questions"] == "teacher_half"
+        if maker == "teacher_cot":
+            return human_cot
+        return maker == "gold_sets"
+
+    # --- seeds -------------------------------------------------------------------------
+
+    def run_seed(self, key: str) -> int:
+        """The seed a job on ``key`` (a model key or a seeded base name) samples and
+        trains with: its ``.sN``, else the config's ``seed``."""
+        seed = plan.parse_key(key).seed
+        return self.config["seed"] if seed is None else seed
+
+    def key_in_seed(self, key: str, seed: int) -> str:
+        """A table's model key in the runs of ``seed``. A base model's greedy evaluation
+        (stages.eval.temperature 0) serves every seed; all else is run per seed."""
+        parsed = plan.parse_key(key)
+        if parsed.is_base and self.config["stages"]["eval"]["temperature"] == 0:
+            return key
+        return plan.with_seed(parsed, seed, self.config["seed"])
+
+    def seed_runs(self, table: str) -> list[dict]:
+        """Per seed of the config's ``seeds``: the key each of a table's models (cells,
+        baselines included) is evaluated under in that seed's runs."""
+        cells = plan.table_cells(self.config["tables"][table])
+        keys = dict.fromkeys(key for _, key in plan.cell_models(cells))
+        return [{"seed": s, "keys": {k: self.key_in_seed(k, s) for k in keys}} for s in self.config["seeds"]]
 
     def dataset_spec(self, dataset: str) -> DatasetSpec:
         """The registry entry of a configured dataset's kind."""
@@ -112,7 +151,7 @@ class JobPaths:
         return {
             "transfer": self.data("transfer_questions", dataset=dataset),
             name: self.teacher_files(maker, dataset, parsed),
-            "zeroshot": self.output("zeroshot", dataset=dataset, name=parsed.name, pool="all"),
+            "zeroshot": self.output("zeroshot", dataset=dataset, name=parsed.seeded_name, pool="all"),
             "model": self.model_files(dataset, parsed.name),
         }
 
@@ -134,11 +173,18 @@ class JobPaths:
     def table_inputs(self, table: str) -> dict[str, list[str]]:
         """Per-item results and summaries of every model a table reads, PGR baselines
         included, and the label quality of each one that was fine-tuned."""
-        cells = plan.table_cells(self.config["tables"][table])
-        needed = plan.cell_models(cells)
-        trained = plan.trained_cell_models(cells)
+        needed = self.table_evaluations(table)
+        trained = [(d, k) for d, k in needed if not plan.parse_key(k).is_base]
         return {
             "summaries": [self.output("eval", "summary", dataset=d, key=k) for d, k in needed],
             "per_item": [self.output("eval", "per_item", dataset=d, key=k) for d, k in needed],
             "label_quality": [self.output("label_quality", dataset=d, key=k) for d, k in trained],
         }
+
+    def table_evaluations(self, table: str) -> list[tuple[str, str]]:
+        """The (dataset, key) evaluations a table reads over all its seeds, in the
+        order of plan.cell_models per seed, each once."""
+        cells = plan.table_cells(self.config["tables"][table])
+        needed = plan.cell_models(cells)
+        runs = self.seed_runs(table)
+        return list(dict.fromkeys((d, run["keys"][k]) for run in runs for d, k in needed))

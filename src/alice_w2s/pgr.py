@@ -1,4 +1,5 @@
-"""Performance gap recovered with a paired bootstrap over evaluation items.
+"""Performance gap recovered with a paired bootstrap over evaluation items (and,
+with several seeds, over the seeds' runs first).
 
 PGR = (student - weak) / (strong - weak). The three models answer the same eval
 items, so each bootstrap draw resamples item positions once and recomputes all
@@ -46,7 +47,39 @@ def paired_bootstrap(
     for start in range(0, iterations, CHUNK):
         draws = rng.integers(0, n, size=(min(CHUNK, iterations - start), n))
         means[start : start + len(draws)] = correct[:, draws].mean(axis=2).T
-    student, weak, strong = correct.mean(axis=1)
+    return _from_draws(correct.mean(axis=1), means, confidence)
+
+
+def seeds_bootstrap(
+    correct: np.ndarray, iterations: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> dict:
+    """PGR over several seeds' runs, ``correct`` of shape (seeds, 3, items): the point
+    is PGR of the accuracies averaged over seeds; each bootstrap draw resamples the
+    seeds, then, for each drawn seed, the items (all three models on each draw), so
+    the interval holds both the run-to-run and the item noise. One seed:
+    ``paired_bootstrap`` (the same draws as a single-seed table's)."""
+    seeds, rows, n = correct.shape
+    if seeds == 1:
+        return paired_bootstrap(correct[0], iterations, confidence, seed)
+    if n == 0:
+        raise ValueError("PGR needs at least one eval item")
+    rng = np.random.default_rng(seed)
+    means = np.empty((iterations, rows))
+    chunk = max(1, CHUNK // seeds)
+    for start in range(0, iterations, chunk):
+        size = min(chunk, iterations - start)
+        runs = rng.integers(0, seeds, size=(size, seeds))
+        items = rng.integers(0, n, size=(size, seeds, n))
+        # picked[d, s, r, i] = correct[runs[d, s], r, items[d, s, i]]
+        picked = correct[runs[:, :, None, None], np.arange(rows)[None, None, :, None], items[:, :, None, :]]
+        means[start : start + size] = picked.mean(axis=(1, 3))
+    return _from_draws(correct.mean(axis=(0, 2)), means, confidence)
+
+
+def _from_draws(point: np.ndarray, means: np.ndarray, confidence: float) -> dict:
+    """PGR and the gap from the point accuracies (student, weak, strong) and the
+    bootstrap draws' accuracies (one row per draw)."""
+    student, weak, strong = point
     gaps = means[:, 2] - means[:, 1]
     gap_low, gap_high = percentile_interval(gaps, confidence)
     result = {

@@ -19,6 +19,11 @@ key                                   meaning
                                       in one synthesis prompt for student ``c``
 ``a~b~c@alice``                       cascade: ``c`` taught by ``a~b@alice.c2`` on slice 2/2
 ``a~b@alice.c2``                      first link of a 2-link cascade: slice 1/2 of the pool
+``a~b@alice.s1``                      ``a~b@alice`` run with seed 1, every stochastic
+                                      stage upstream of it (teacher SFT, sampling,
+                                      zero-shot, synthesis, SFT) too
+``b.s1``                              base model ``b`` in seed 1's runs: the CoT filter's
+                                      and zero-shot's outputs per seed; the weights are ``b``'s
 ====================================  =================================================
 
 A chain of ``L`` models has ``L - 1`` links; the transfer pool is cut into
@@ -27,10 +32,15 @@ link that trains the chain's ``j``-th model uses slice ``j``. A first link's
 labels are the rows of its slice in the direct pair's labels (``a~b@alice.c2``
 takes slice 1/2 of ``a~b@alice``'s), so the cascade and the single-turn
 experiment share one teacher run, as in the reference scripts.
+
+A key without ``.sN`` runs with the config's ``seed`` (so one seed keeps the paths
+of runs made before seeds were an axis); each other seed of ``seeds`` gets the
+suffix, which every key derived from it (teachers, training sets) carries along.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -89,6 +99,8 @@ _GROUP_RE = rf"{MODEL_NAME_RE}(?:\{GROUP_SEP}{MODEL_NAME_RE})*"
 _KEY_RE = re.compile(
     rf"^(?P<chain>{_GROUP_RE}(?:{CHAIN_SEP}{MODEL_NAME_RE})*)(?:@(?P<recipe>[a-z0-9-]+)(?:\.c(?P<links>\d+))?)?$"
 )
+# A key's seed suffix; model names may not end like it (config validation).
+SEED_SUFFIX_RE = re.compile(r"\.s(?P<seed>0|[1-9]\d*)$")
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,7 @@ class ModelKey:
     chain: tuple[str, ...]  # chain[0] may name several teachers joined by "+"
     recipe: str | None  # None = untouched base model
     links: int  # total links of the cascade this model belongs to (students only)
+    seed: int | None = None  # None: the config's `seed`; else the run of seed N (".sN")
 
     @property
     def name(self) -> str:
@@ -115,6 +128,16 @@ class ModelKey:
     @property
     def is_base(self) -> bool:
         return self.recipe is None
+
+    @property
+    def seeded_name(self) -> str:
+        """The base model's name in this key's seed: the name outputs made from the
+        base model by a stochastic stage (CoT filter, zero-shot) are filed under."""
+        return self.name + self.seed_suffix
+
+    @property
+    def seed_suffix(self) -> str:
+        return "" if self.seed is None else f".s{self.seed}"
 
     @property
     def spec(self) -> Recipe | None:
@@ -158,11 +181,11 @@ class ModelKey:
     def __str__(self) -> str:
         text = CHAIN_SEP.join(self.chain)
         if self.recipe is None:
-            return text
+            return text + self.seed_suffix
         text += f"@{self.recipe}"
         if self.is_student and self.links != self.link:
             text += f".c{self.links}"
-        return text
+        return text + self.seed_suffix
 
 
 def pool_name(link: int, links: int) -> str:
@@ -170,6 +193,29 @@ def pool_name(link: int, links: int) -> str:
 
 
 def parse_key(key: str) -> ModelKey:
+    seeded = SEED_SUFFIX_RE.search(key)
+    if seeded is None:
+        return _parse_unseeded(key)
+    parsed = _parse_unseeded(key[: seeded.start()])
+    return dataclasses.replace(parsed, seed=int(seeded["seed"]))
+
+
+def with_seed(key: str | ModelKey, seed: int, run_seed: int) -> str:
+    """``key`` (seedless) in the runs of ``seed``: unchanged for the config's own
+    seed ``run_seed``, else with ``.s<seed>``."""
+    parsed = parse_key(key) if isinstance(key, str) else key
+    if parsed.seed is not None:
+        raise ValueError(f"{parsed} already names a seed")
+    return str(parsed if seed == run_seed else dataclasses.replace(parsed, seed=seed))
+
+
+def unseeded(key: str | ModelKey) -> ModelKey:
+    """``key`` without its seed suffix."""
+    parsed = parse_key(key) if isinstance(key, str) else key
+    return dataclasses.replace(parsed, seed=None)
+
+
+def _parse_unseeded(key: str) -> ModelKey:
     match = _KEY_RE.match(key)
     if not match:
         raise ValueError(f"not a model key: {key!r}")
@@ -204,8 +250,8 @@ def teachers_of(key: ModelKey) -> list[ModelKey]:
     if not key.is_student:
         raise ValueError(f"{key} is not a student key")
     if key.link == 1:
-        return [ModelKey((name,), RECIPES[key.recipe].teacher_recipe, 0) for name in key.first_teachers]
-    return [ModelKey(key.chain[:-1], key.recipe, key.links)]
+        return [ModelKey((name,), RECIPES[key.recipe].teacher_recipe, 0, key.seed) for name in key.first_teachers]
+    return [ModelKey(key.chain[:-1], key.recipe, key.links, key.seed)]
 
 
 def teacher_of(key: ModelKey) -> ModelKey:
@@ -220,7 +266,7 @@ def direct_of(key: ModelKey) -> ModelKey:
     """For a cascade's first link, the direct pair whose labels it takes a slice of."""
     if not key.is_sliced:
         raise ValueError(f"{key} is not the first link of a cascade")
-    return ModelKey(key.chain, key.recipe, 1)
+    return dataclasses.replace(key, links=1)
 
 
 def training_set_maker(key: str | ModelKey) -> str:
@@ -235,7 +281,7 @@ def training_set(dataset: str, key: str | ModelKey) -> str:
     """The labels file a trained key is fine-tuned on, relative to the results folder."""
     parsed = parse_key(key) if isinstance(key, str) else key
     template = TRAINING_SETS[training_set_maker(parsed)]
-    fields = {"dataset": dataset, "key": str(parsed), "name": parsed.name, "recipe": parsed.recipe}
+    fields = {"dataset": dataset, "key": str(parsed), "name": parsed.seeded_name, "recipe": parsed.recipe}
     if "{teacher}" in template:
         fields["teacher"] = str(teacher_of(parsed))
     if "{pool}" in template:
@@ -316,6 +362,18 @@ def table_cells(table: dict) -> list[dict]:
     return cells
 
 
+def cell_in_seed(cell: dict, run: dict) -> dict:
+    """A table cell in one seed's runs (``run["keys"]``: each cell key's key there,
+    job_paths.JobPaths.seed_runs): its model and baselines by their keys there."""
+    keys = run["keys"]
+    return {
+        **cell,
+        "model": keys[cell["model"]],
+        "weak": keys[cell["weak"]] if cell["weak"] is not None else None,
+        "strong": keys[cell["strong"]] if cell["strong"] is not None else None,
+    }
+
+
 def cell_models(cells: list[dict]) -> list[tuple[str, str]]:
     """The (dataset, model) evaluations a table reads, its baselines included."""
     needed = []
@@ -326,6 +384,6 @@ def cell_models(cells: list[dict]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(needed))
 
 
-def trained_cell_models(cells: list[dict]) -> list[tuple[str, str]]:
-    """The (dataset, model) evaluations of ``cell_models`` whose model was fine-tuned."""
-    return [(d, k) for d, k in cell_models(cells) if not parse_key(k).is_base]
+def single_run(cells: list[dict], seed: int = 0) -> list[dict]:
+    """The runs of a one-seed table: every key as the cells name it."""
+    return [{"seed": seed, "keys": {key: key for _, key in cell_models(cells)}}]

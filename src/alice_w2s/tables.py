@@ -10,18 +10,22 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from alice_w2s import pgr
+from alice_w2s import pgr, plan
 
 # `source` is the cell's evaluation summary: `python -m alice_w2s.provenance <source>`
-# lists every artifact and setting behind the number.
+# lists every artifact and setting behind the number. `seed`: the run's seed, or
+# "mean" for a cell's mean over several seeds (its `model` the key without a seed,
+# its accuracy_stderr the standard error across seeds, its `source` empty).
 CSV_COLUMNS = [
-    "block", "row", "setting", "dataset", "model", "n", "accuracy", "accuracy_stderr", "unparsed_rate",
+    "block", "row", "setting", "dataset", "model", "seed", "n", "accuracy", "accuracy_stderr", "unparsed_rate",
     "strict_accuracy", "lenient_accuracy", "exact_match", "f1", "weak", "strong", "pgr", "pgr_low", "pgr_high",
     "gap", "gap_low", "gap_high", "pgr_note", "train_labels", "label_accuracy", "label_unparsed_rate",
     "label_sources", "synthesis_fixed", "synthesis_broke", "synthesis_both_right", "synthesis_both_wrong", "source",
 ]
+MEAN = "mean"
 # label_quality's 2x2 of an Alice student's synthesized labels (stages/label_quality.py)
 SYNTHESIS_KEYS = ["synthesis_fixed", "synthesis_broke", "synthesis_both_right", "synthesis_both_wrong"]
 # strict_accuracy (number/choice) and lenient_accuracy (text) sit beside the paper's
@@ -29,48 +33,97 @@ SYNTHESIS_KEYS = ["synthesis_fixed", "synthesis_broke", "synthesis_both_right", 
 SUMMARY_KEYS = [
     "n", "accuracy", "accuracy_stderr", "unparsed_rate", "strict_accuracy", "lenient_accuracy", "exact_match", "f1",
 ]
+# A mean row's value of these is the mean of its seeds' values.
+_AVERAGED = [k for k in SUMMARY_KEYS if k not in ("n", "accuracy_stderr")] + [
+    "train_labels", "label_accuracy", "label_unparsed_rate", *SYNTHESIS_KEYS,
+]
 
 
 def collect(
     cells: list[dict],
+    runs: list[dict],
     summary_path: Callable[[str, str], str],
     items_path: Callable[[str, str], str],
     bootstrap: dict,
     quality_path: Callable[[str, str], str | None] = lambda dataset, model: None,
 ) -> pd.DataFrame:
-    """One CSV row per table cell: the evaluation summary, for rows with baselines
+    """CSV rows of a table: per seed (``runs``: its seed and each cell key's key in
+    its runs) one row per cell with the evaluation summary, for rows with baselines
     the PGR from a paired bootstrap (settings: iterations, confidence, seed), and
     for fine-tuned models what they learned from (``quality_path``: the
-    label_quality file, None for an untrained model)."""
+    label_quality file, None for an untrained model); with several seeds, first a
+    mean row per cell (``mean_record``)."""
 
     @functools.cache  # a baseline serves every row of its block
     def items(dataset: str, model: str) -> pd.DataFrame:
         return pd.read_parquet(items_path(dataset, model), columns=["id", "correct"])
 
-    records = []
-    for cell in cells:
-        path = Path(summary_path(cell["dataset"], cell["model"]))
-        summary = json.loads(path.read_text())
-        record = {**cell, **{k: summary[k] for k in SUMMARY_KEYS if k in summary}, "source": str(path)}
-        quality_file = quality_path(cell["dataset"], cell["model"])
-        if quality_file is not None:
-            quality = json.loads(Path(quality_file).read_text())
-            record.update(
-                train_labels=quality["labels"],
-                label_accuracy=quality["label_accuracy"],
-                label_unparsed_rate=quality["unparsed_rate"],
-                label_sources=json.dumps(quality["sources"], sort_keys=True),
-                **{k: quality[k] for k in SYNTHESIS_KEYS if k in quality},
-            )
-        if cell["weak"] is not None:
-            correct = pgr.align(*(items(cell["dataset"], k) for k in (cell["model"], cell["weak"], cell["strong"])))
-            record.update(
-                pgr.paired_bootstrap(
-                    correct, bootstrap["bootstrap_iterations"], bootstrap["confidence"], bootstrap["seed"]
+    def correct(cell: dict) -> np.ndarray:
+        return pgr.align(*(items(cell["dataset"], k) for k in (cell["model"], cell["weak"], cell["strong"])))
+
+    per_seed = []
+    for run in runs:
+        for cell in cells:
+            cell = plan.cell_in_seed(cell, run)
+            path = Path(summary_path(cell["dataset"], cell["model"]))
+            summary = json.loads(path.read_text())
+            record = {**cell, "seed": run["seed"], **{k: summary[k] for k in SUMMARY_KEYS if k in summary},
+                      "source": str(path)}
+            quality_file = quality_path(cell["dataset"], cell["model"])
+            if quality_file is not None:
+                quality = json.loads(Path(quality_file).read_text())
+                record.update(
+                    train_labels=quality["labels"],
+                    label_accuracy=quality["label_accuracy"],
+                    label_unparsed_rate=quality["unparsed_rate"],
+                    label_sources=json.dumps(quality["sources"], sort_keys=True),
+                    **{k: quality[k] for k in SYNTHESIS_KEYS if k in quality},
                 )
-            )
-        records.append(record)
-    return pd.DataFrame(records, columns=CSV_COLUMNS)
+            if cell["weak"] is not None:
+                record.update(pgr.paired_bootstrap(
+                    correct(cell), bootstrap["bootstrap_iterations"], bootstrap["confidence"], bootstrap["seed"]
+                ))
+            per_seed.append(record)
+    if len(runs) == 1:
+        return pd.DataFrame(per_seed, columns=CSV_COLUMNS)
+    means = []
+    for i, cell in enumerate(cells):
+        records = per_seed[i :: len(cells)]
+        stack = np.stack([correct(plan.cell_in_seed(cell, run)) for run in runs]) if cell["weak"] is not None else None
+        means.append(mean_record(cell, records, stack, bootstrap))
+    return pd.DataFrame(means + per_seed, columns=CSV_COLUMNS)
+
+
+def mean_record(cell: dict, records: list[dict], correct: np.ndarray | None, bootstrap: dict) -> dict:
+    """A cell's row over its seeds' ``records``: means, the standard error of the
+    accuracy across seeds, label counts per source averaged, and for rows with
+    baselines PGR from the seeds-then-items bootstrap of ``correct`` (seeds, 3, items)."""
+    frame = pd.DataFrame(records)
+    record = {**cell, "seed": MEAN, "n": records[0].get("n"), "source": ""}
+    for key in _AVERAGED:
+        if key in frame and frame[key].notna().all():
+            record[key] = float(frame[key].mean())
+    record["accuracy_stderr"] = float(frame["accuracy"].std(ddof=1) / math.sqrt(len(frame)))
+    if "label_sources" in frame and frame["label_sources"].notna().all():
+        sources = [json.loads(text) for text in frame["label_sources"]]
+        names = sorted({name for counts in sources for name in counts})
+        record["label_sources"] = json.dumps({n: sum(c.get(n, 0) for c in sources) / len(sources) for n in names})
+    if correct is not None:
+        record.update(pgr.seeds_bootstrap(
+            correct, bootstrap["bootstrap_iterations"], bootstrap["confidence"], bootstrap["seed"]
+        ))
+    return record
+
+
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows the Markdown and the plot show: the means where there are several
+    seeds, else the one seed's rows."""
+    means = frame[frame["seed"].astype(str) == MEAN]
+    return means if len(means) else frame
+
+
+def seeds_of(frame: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(str(s) for s in frame["seed"] if str(s) != MEAN))
 
 
 def _percent(value: float) -> str:
@@ -87,7 +140,7 @@ def _pgr_text(cell: pd.Series) -> str:
     if _missing(cell.pgr):
         return f"n/a ({cell.pgr_note})"
     text = f"{cell.pgr:.2f} [{cell.pgr_low:.2f}, {cell.pgr_high:.2f}]"
-    if not _missing(cell.train_labels) and int(cell.train_labels) == 0:
+    if not _missing(cell.train_labels) and float(cell.train_labels) == 0:
         return f"{text} (trained on 0 labels: the untrained base model)"
     return text
 
@@ -95,18 +148,27 @@ def _pgr_text(cell: pd.Series) -> str:
 def _labels_text(cell: pd.Series) -> str:
     if _missing(cell.train_labels):
         return "— (not fine-tuned)"
-    if int(cell.train_labels) == 0:
+    if float(cell.train_labels) == 0:
         return "0 labels (the base model, untrained)"
     sources = json.loads(cell.label_sources)
-    where = ", ".join(f"{n} {s}" for s, n in sources.items()) if len(sources) > 1 else ""
-    text = f"{int(cell.train_labels)} labels, {_percent(cell.label_accuracy)}% right ({_percent(cell.label_unparsed_rate)}% unparsed)"
+    where = ", ".join(f"{_count(n)} {s}" for s, n in sources.items()) if len(sources) > 1 else ""
+    text = (f"{_count(cell.train_labels)} labels, {_percent(cell.label_accuracy)}% right "
+            f"({_percent(cell.label_unparsed_rate)}% unparsed)")
     text = f"{text}; {where}" if where else text
     if not _missing(cell.get("synthesis_fixed")):
-        synthesized = sum(int(cell[k]) for k in SYNTHESIS_KEYS)
-        text += (f"; of {synthesized} synthesized against the teacher's answer: {int(cell.synthesis_fixed)} fixed a wrong one, "
-                 f"{int(cell.synthesis_broke)} broke a right one, {int(cell.synthesis_both_right)} both right, "
-                 f"{int(cell.synthesis_both_wrong)} both wrong")
+        synthesized = _count(sum(float(cell[k]) for k in SYNTHESIS_KEYS))
+        text += (f"; of {synthesized} synthesized against the teacher's answer: {_count(cell.synthesis_fixed)} fixed a "
+                 f"wrong one, {_count(cell.synthesis_broke)} broke a right one, {_count(cell.synthesis_both_right)} "
+                 f"both right, {_count(cell.synthesis_both_wrong)} both wrong")
+    if str(cell.seed) == MEAN:
+        text += " (means over the seeds)"
     return text
+
+
+def _count(value: float) -> str:
+    """A label count: whole for one seed, to one decimal for a mean over seeds."""
+    value = float(value)
+    return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
 
 
 def _grid(
@@ -122,15 +184,30 @@ def _grid(
 def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confidence: float) -> str:
     """Per block: rows x datasets of accuracy, PGR and (QA sets) exact match / F1."""
     level = f"{round(100 * confidence)}%"
+    seeds = seeds_of(frame)
+    frame = shown(frame)
     lines = [f"# {title}", ""]
-    lines.append(
-        "Accuracy % ± standard error over eval items; in brackets the share of responses with no "
-        "parsable final answer (counted as wrong)."
-    )
-    lines.append(
-        f"PGR = (model - Weak) / (Strong - Weak) with a {level} paired-bootstrap interval over eval items; "
-        "not reported where the Strong - Weak gap's own interval holds 0 (gap within noise) or lies below 0."
-    )
+    if len(seeds) > 1:
+        lines.append(
+            f"Mean over {len(seeds)} seeds ({', '.join(seeds)}; every stochastic stage run once per seed) "
+            "of accuracy % ± standard error across the seeds; in brackets the share of responses with no "
+            "parsable final answer (counted as wrong). Each seed's numbers are the CSV's rows of that seed."
+        )
+        lines.append(
+            f"PGR = (model - Weak) / (Strong - Weak) of the accuracies averaged over seeds, with a {level} "
+            "bootstrap interval that resamples the seeds, then each drawn seed's eval items (Weak and Strong of "
+            "the same seed, paired); not reported where the Strong - Weak gap's own interval holds 0 "
+            "(gap within noise) or lies below 0."
+        )
+    else:
+        lines.append(
+            "Accuracy % ± standard error over eval items; in brackets the share of responses with no "
+            "parsable final answer (counted as wrong)."
+        )
+        lines.append(
+            f"PGR = (model - Weak) / (Strong - Weak) with a {level} paired-bootstrap interval over eval items; "
+            "not reported where the Strong - Weak gap's own interval holds 0 (gap within noise) or lies below 0."
+        )
     lines.append("")
     datasets = list(dict.fromkeys(frame["dataset"]))
     for block, group in frame.groupby("block", sort=False):
@@ -178,6 +255,7 @@ def plot(frame: pd.DataFrame, path: str | Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    frame = shown(frame)
     blocks = list(dict.fromkeys(frame["block"]))
     datasets = list(dict.fromkeys(frame["dataset"]))
     fig, axes = plt.subplots(len(blocks), 1, figsize=(max(6, 2.2 * len(datasets) + 3), 3.6 * len(blocks)), squeeze=False)

@@ -7,24 +7,29 @@ import pandas as pd
 
 from alice_w2s import paired
 from alice_w2s.io import atomic_path
+from alice_w2s.plan import parse_key
 from alice_w2s.runner import plain, run_stage
-from alice_w2s.tables import collect, plot, to_markdown
+from alice_w2s.tables import collect, plot, shown, to_markdown
 
 
 def main(smk):
     cells = plain(smk.params.cells)
+    runs = plain(smk.params.runs)
     bootstrap = plain(smk.params.bootstrap)
-    # The rule lists summaries and per-item files in the order of params.evaluations.
+    # The rule lists summaries and per-item files in the order of params.evaluations,
+    # and label quality in that order for the fine-tuned models among them.
     evaluations = [tuple(e) for e in plain(smk.params.evaluations)]
     summaries = dict(zip(evaluations, smk.input.summaries, strict=True))
     per_item = dict(zip(evaluations, smk.input.per_item, strict=True))
-    quality = dict(zip((tuple(e) for e in plain(smk.params.trained)), smk.input.label_quality, strict=True))
+    trained = [(d, k) for d, k in evaluations if not parse_key(k).is_base]
+    quality = dict(zip(trained, smk.input.label_quality, strict=True))
     frame = collect(
-        cells, lambda d, m: summaries[(d, m)], lambda d, m: per_item[(d, m)], bootstrap, lambda d, m: quality.get((d, m))
+        cells, runs, lambda d, m: summaries[(d, m)], lambda d, m: per_item[(d, m)], bootstrap,
+        lambda d, m: quality.get((d, m)),
     )
     correct_of = functools.cache(lambda d, m: pd.read_parquet(per_item[(d, m)], columns=["id", "correct"]))
-    accuracy = {(row.dataset, row.model): row.accuracy for row in frame.itertuples()}
-    comparisons = paired.compare(cells, correct_of, lambda c: accuracy[(c["dataset"], c["model"])], bootstrap)
+    accuracy = {(row.dataset, row.model): row.accuracy for row in shown(frame).itertuples()}
+    comparisons = paired.compare(cells, runs, correct_of, lambda c: accuracy[(c["dataset"], c["model"])], bootstrap)
     with atomic_path(smk.output.csv, ".csv") as tmp:
         frame.to_csv(tmp, index=False)
     with atomic_path(smk.output.comparisons, ".csv") as tmp:
@@ -35,7 +40,8 @@ def main(smk):
         tmp.write_text(markdown)
     with atomic_path(smk.output.plot, ".png") as tmp:
         plot(frame, tmp, smk.params.title)
-    return {"cells": len(frame), "pgr_cells": int(frame["pgr"].notna().sum()), "comparisons": len(comparisons)}
+    return {"cells": len(shown(frame)), "seeds": len(runs), "pgr_cells": int(shown(frame)["pgr"].notna().sum()),
+            "comparisons": len(comparisons)}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from alice_w2s.training_curves import plot_curves, read_curves
 
 
 def main(smk):
-    sources = list(pd.read_csv(smk.input.table)["source"])
+    sources = list(pd.read_csv(smk.input.table)["source"].dropna())  # a mean row over seeds has none
     manifests = lineage(*sources)
     results = smk.params.results
     stages = stage_frames(manifests, results)
