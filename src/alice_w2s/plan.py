@@ -70,6 +70,9 @@ class Recipe:
     teacher_recipe: str | None = None
     several_teachers: bool = False  # a first link may name several teachers (a+b~c)
     uses_uncertainty: bool = False  # the student reads its teachers' uncertainty summaries
+    # A pair w~s, not a student: s is fine-tuned on w's own training set of this kind
+    # (w's CoT-filter survivors for teacher_cot), as a ceiling that learns from reasoning.
+    learns_teacher_set: bool = False
 
     @property
     def is_student(self) -> bool:
@@ -80,6 +83,7 @@ RECIPES = {
     "teacher-cot": Recipe("teacher_cot", "teacher"),
     "teacher-qa": Recipe("teacher_qa", "teacher"),
     "gold": Recipe("gold_sets", "baseline"),
+    "cot-ceiling": Recipe("teacher_cot", "baseline", learns_teacher_set=True),
     "alice": Recipe("synthesized", "student", "teacher-cot", several_teachers=True, uses_uncertainty=True),
     "alice-no-unc": Recipe("synthesized", "student", "teacher-cot", several_teachers=True),
     "w2s-cot": Recipe("w2s_answers", "student", "teacher-cot"),
@@ -228,6 +232,10 @@ def _parse_unseeded(key: str) -> ModelKey:
         return ModelKey(chain, None, 0)
     if recipe not in RECIPES:
         raise ValueError(f"model key {key!r}: unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
+    if RECIPES[recipe].learns_teacher_set:
+        if len(chain) != 2 or grouped or match["links"]:
+            raise ValueError(f"model key {key!r}: {recipe} takes a pair, weak~strong, e.g. a~b@{recipe}")
+        return ModelKey(chain, recipe, 0)
     if not RECIPES[recipe].is_student:
         if len(chain) != 1 or grouped or match["links"]:
             raise ValueError(f"model key {key!r}: {recipe} takes a single model")
@@ -281,7 +289,10 @@ def training_set(dataset: str, key: str | ModelKey) -> str:
     """The labels file a trained key is fine-tuned on, relative to the results folder."""
     parsed = parse_key(key) if isinstance(key, str) else key
     template = TRAINING_SETS[training_set_maker(parsed)]
-    fields = {"dataset": dataset, "key": str(parsed), "name": parsed.seeded_name, "recipe": parsed.recipe}
+    # {name}: whose training set it is: the trained model's, or for a pair that learns
+    # its teacher's set (cot-ceiling) the teacher's
+    owner = parsed.first_teachers[0] + parsed.seed_suffix if parsed.spec.learns_teacher_set else parsed.seeded_name
+    fields = {"dataset": dataset, "key": str(parsed), "name": owner, "recipe": parsed.recipe}
     if "{teacher}" in template:
         fields["teacher"] = str(teacher_of(parsed))
     if "{pool}" in template:
@@ -312,12 +323,36 @@ TABLE1_ROWS = (
     ("Original W2SG (Q-A)", "{w2s_chain}@w2s-qa"),
     ("Original W2SG (Q-CoT-A)", "{w2s_chain}@w2s-cot"),
     ("Alice", "{chain}@alice"),
-    ("Strong", "{strong}@gold"),
 )
+# The Strong rows a chain block may show (its `ceilings`, default [gold]); the first
+# is its PGR's ceiling: (row label, model key, what the model learned from).
+CEILING_ROWS = {
+    "gold": (
+        "Strong", "{strong}@gold",
+        "the paper's Strong: fine-tuned on the transfer pool's gold labels "
+        "(answers; Q-CoT-A where the data has worked solutions, as GSM8K)",
+    ),
+    "cot": (
+        "Strong (Q-CoT-A)", "{weak}~{strong}@cot-ceiling",
+        "fine-tuned on the weak teacher's Q-CoT-A set (its CoT-filter survivors on the teacher half; "
+        "GSM8K: the human worked solutions), a ceiling that learns from reasoning as the students do",
+    ),
+}
+
+
+def ceiling_meaning(key: str) -> str:
+    """What a PGR ceiling (a Strong key) learned from, for the tables' text."""
+    parsed = parse_key(key)
+    for _, template, meaning in CEILING_ROWS.values():
+        if template.rsplit("@", 1)[1] == parsed.recipe:
+            return meaning
+    return "a model key the table names"
 
 
 def block_rows(block: dict) -> list[dict]:
-    """A table block's rows: listed in config, or Table 1's five rows for a chain.
+    """A table block's rows: listed in config, or Table 1's rows for a chain: Weak,
+    the original-W2SG rows, Alice, then a Strong row per entry of its ``ceilings``
+    (``CEILING_ROWS``; the first is every row's PGR ceiling).
 
     In a cascade block the original-W2SG rows are weak -> strong directly unless the
     block sets ``w2s_baseline: cascade``: the paper's Table 1 cascade W2SG numbers
@@ -327,7 +362,11 @@ def block_rows(block: dict) -> list[dict]:
     chain = block["chain"]
     w2s_chain = chain if block.get("w2s_baseline", "direct") == "cascade" else [chain[0], chain[-1]]
     names = {"weak": chain[0], "strong": chain[-1], "chain": CHAIN_SEP.join(chain), "w2s_chain": CHAIN_SEP.join(w2s_chain)}
-    return [{"label": label, "model": template.format(**names)} for label, template in TABLE1_ROWS]
+    rows = [{"label": label, "model": template.format(**names)} for label, template in TABLE1_ROWS]
+    ceilings = [(CEILING_ROWS[c][0], CEILING_ROWS[c][1].format(**names)) for c in block.get("ceilings", ["gold"])]
+    if ceilings[0][1] != f"{chain[-1]}@gold":
+        rows = [{**row, "strong": ceilings[0][1]} for row in rows]
+    return rows + [{"label": label, "model": key, "ceiling": True} for label, key in ceilings]
 
 
 def reference_keys(row: dict) -> tuple[str, str]:
@@ -348,7 +387,7 @@ def table_cells(table: dict) -> list[dict]:
         for row in block_rows(block):
             key = str(parse_key(row["model"]))
             weak, strong = reference_keys(row)
-            is_reference = key in (weak, strong)
+            is_reference = key in (weak, strong) or row.get("ceiling", False)
             for dataset in table["datasets"]:
                 cells.append({
                     "block": block["name"],
