@@ -61,7 +61,7 @@ rule summarize_uncertainty:
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, config["summarizer"]),
-        settings=config["stages"]["summarize"],
+        settings=config["stages"]["summarize_uncertainty"],
         generation=generation_params("summarize_uncertainty", lambda wc: config["summarizer"]),
         prompts=stage_prompts("summarize_uncertainty"),
         seed=lambda wc: job_seed(wc.teacher),

@@ -98,14 +98,13 @@ def table_evaluations(wildcards):
 
 def generation_params(rule, key_of):
     """The backend a generating stage uses and only that backend's options
-    (alice_w2s.run_settings.stage_engine, from the stage's `stages.<engine>` entry).
+    (alice_w2s.run_settings.stage_engine, from the stage's `stages.<rule>` entry).
     `shard_size`: prompts per resumable shard (alice_w2s.backends.sharded)."""
-    stage = pipeline.stage(rule).engine
-    if stage is None:
-        raise ValueError(f"{rule} in rules/: its stage in alice_w2s.pipeline generates nothing (no engine)")
+    if not pipeline.stage(rule).generates:
+        raise ValueError(f"{rule} in rules/: its stage in alice_w2s.pipeline generates nothing")
 
     def params(wildcards):
-        backend, options = stage_engine(config, stage, gpus_for(key_of(wildcards)))
+        backend, options = stage_engine(config, rule, gpus_for(key_of(wildcards)))
         return {"backend": backend, "options": options, "shard_size": config["generation"]["shard_size"]}
 
     return params
@@ -124,8 +123,8 @@ def check_stage(rule):
         sys.exit(f"error: {rule.name} in rules/: {err}")
     if Path(rule.script).name != f"{rule.name}.py":
         sys.exit(f"error: {rule.name} in rules/ runs {rule.script}, not workflow/scripts/{rule.name}.py")
-    if (stage.engine is not None) != hasattr(rule.params, "generation"):
-        sys.exit(f"error: {rule.name} in rules/: generation params without an engine in its stage, or the reverse")
+    if stage.generates != hasattr(rule.params, "generation"):
+        sys.exit(f"error: {rule.name} in rules/: generation params in a stage that generates nothing, or the reverse")
 
 
 def code_identity(rule):

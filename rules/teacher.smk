@@ -16,7 +16,7 @@ rule cot_filter:
     params:
         kind=dataset_kind,
         model=unless_human_cot(lambda wc: model_location(wc.dataset, wc.name)),
-        settings=unless_human_cot(lambda wc: config["stages"]["cot"]),
+        settings=unless_human_cot(lambda wc: config["stages"]["cot_filter"]),
         generation=unless_human_cot(generation_params("cot_filter", lambda wc: wc.name)),
         prompts=unless_human_cot(stage_prompts("cot_filter")),
         seed=lambda wc: job_seed(wc.name),

@@ -16,7 +16,7 @@ rule w2s_answers:
     params:
         kind=dataset_kind,
         model=lambda wc: model_location(wc.dataset, wc.teacher),
-        settings=config["stages"]["w2s"],
+        settings=config["stages"]["w2s_answers"],
         generation=generation_params("w2s_answers", lambda wc: wc.teacher),
         prompts=stage_prompts("w2s_answers"),
         seed=lambda wc: job_seed(wc.teacher),

@@ -10,7 +10,7 @@ from snakemake_runner import ROOT, copy_checkout
 
 from alice_w2s.config import load_yaml, validate
 
-GENERATING = ("cot", "sample", "summarize", "zeroshot", "synthesize", "w2s", "eval")
+GENERATING = ("cot_filter", "sample", "summarize_uncertainty", "zeroshot", "synthesize", "w2s_answers", "eval")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_paper_lengths_do_not_cut_answers_and_fit_each_stage_context(paper):
         assert context >= stages[stage]["max_new_tokens"] + 2048, stage
     # synthesis: the student's and the teacher's answers in the prompt, then a new one
     assert {**engine, **stages["synthesize"]["vllm"]}["max_model_len"] >= 3 * stages["synthesize"]["max_new_tokens"]
-    summarize = stages["summarize"]
+    summarize = stages["summarize_uncertainty"]
     shown = summarize["max_representatives"] * summarize["max_representative_chars"] // 3  # >= 3 chars a token
     assert {**engine, **summarize["vllm"]}["max_model_len"] >= shown + summarize["max_new_tokens"]
 
@@ -51,8 +51,7 @@ def test_paper_clusters_free_text_with_instructor(paper):
 
 
 def test_each_stage_gets_its_own_engine_options(tmp_path):
-    """generation_params merges stages.<engine>.vllm over generation.vllm (rules/common.smk;
-    a rule's engine is its stage's in alice_w2s.pipeline: summarize_uncertainty's is summarize)."""
+    """generation_params merges stages.<rule>.vllm over generation.vllm (rules/common.smk)."""
     (tmp_path / "checkout").mkdir()
     checkout = copy_checkout(tmp_path / "checkout")
     (checkout / "Probe.smk").write_text(
@@ -67,7 +66,7 @@ def test_each_stage_gets_its_own_engine_options(tmp_path):
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(
         "generation: {backend: vllm}\n"
-        "stages: {summarize: {vllm: {max_model_len: 2048}}}\n"
+        "stages: {summarize_uncertainty: {vllm: {max_model_len: 2048}}}\n"
     )
     work = tmp_path / "work"
     result = subprocess_snakemake(checkout, work, overlay)

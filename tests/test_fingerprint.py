@@ -13,7 +13,7 @@ from alice_w2s.fingerprint import code_fingerprint, imported_modules, normalized
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 # the scripts of the stages that generate text (alice_w2s.pipeline)
-GENERATING_SCRIPTS = {f"{stage.rule}.py" for stage in pipeline.STAGES if stage.engine}
+GENERATING_SCRIPTS = {f"{stage.rule}.py" for stage in pipeline.STAGES if stage.generates}
 PACKAGE = ROOT / "src" / "alice_w2s"
 
 

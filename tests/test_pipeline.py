@@ -18,15 +18,17 @@ def test_what_a_stage_names_exists_in_the_config_schema_and_the_prompts():
     schema = load_schema()["properties"]
     for stage in pipeline.STAGES:
         assert stage.resources in schema["resources"]["properties"], stage.rule
-        if stage.engine:
-            assert "backend" in schema["stages"]["properties"][stage.engine]["properties"], stage.rule
+        if stage.generates:
+            assert "backend" in schema["stages"]["properties"][stage.rule]["properties"], stage.rule
         for template in stage.prompts:
             for answer_type in answers.ANSWER_TYPES:
                 assert (ROOT / "resources" / "prompts" / template.format(answer_type=answer_type)).is_file(), template
 
 
 def test_lists_derived_from_the_table():
-    assert pipeline.GENERATING == ("cot", "sample", "summarize", "zeroshot", "synthesize", "w2s", "eval")
+    assert pipeline.GENERATING == (
+        "cot_filter", "sample", "summarize_uncertainty", "zeroshot", "synthesize", "w2s_answers", "eval"
+    )
     # the report's sections: the first stage writing into a folder names it, in pipeline order
     assert list(report.STAGES) == [
         "data", "base_models", "cot", "labels", "samples", "clusters", "uncertainty", "zeroshot", "w2s_answers",

@@ -101,15 +101,15 @@ def test_other_impossible_plans_are_named(paper):
     assert [p.split(" responses")[0] for p in problems] == ["cluster on hotpotqa: 904500", "cluster on triviaqa: 1383900"]
     assert "~1155 min with 0 GPU(s) / 1 CPU(s)" in problems[1]
     # a summarizer context too short for the representatives it is shown
-    problems = preflight.check(edited(paper, **{"stages|summarize|vllm": {"max_model_len": 8192}}))
-    assert problems == ["stage summarize: prompts of up to 26936 tokens plus max_new_tokens 1024 exceed its max_model_len 8192"]
+    problems = preflight.check(edited(paper, **{"stages|summarize_uncertainty|vllm": {"max_model_len": 8192}}))
+    assert problems == ["stage summarize_uncertainty: prompts of up to 26936 tokens plus max_new_tokens 1024 exceed its max_model_len 8192"]
 
 
 def test_each_vllm_stage_is_checked_with_its_own_engine_options(paper):
     # the summarizer's stage leaves less of the GPU to vLLM: checked with its own
     # utilization, not generation.vllm's
-    [problem] = preflight.check(edited(paper, **{"stages|summarize|vllm|gpu_memory_utilization": 0.5}))
-    assert problem.startswith("generation with qwen2.5-72b (tensor parallel 4) in stage summarize")
+    [problem] = preflight.check(edited(paper, **{"stages|summarize_uncertainty|vllm|gpu_memory_utilization": 0.5}))
+    assert problem.startswith("generation with qwen2.5-72b (tensor parallel 4) in stage summarize_uncertainty")
     assert "gpu_memory_utilization 0.5 x resources.gpu_mem_gb = 40 GB" in problem
 
 

@@ -298,7 +298,7 @@ def test_summarize_stage_through_the_server(server: dict, key_env: str, tmp_path
                     }
                 },
                 "generation": {"served": {"max_concurrency": 2, "timeout_s": 60, "max_retries": 2}},
-                "stages": {"summarize": {"max_new_tokens": 24}},
+                "stages": {"summarize_uncertainty": {"max_new_tokens": 24}},
             }
         )
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -70,6 +71,7 @@ def load_schema() -> dict:
 def validate(config: dict, schema: dict | None = None) -> dict:
     """Return a copy of ``config`` with defaults filled in, or raise ConfigError."""
     config = copy.deepcopy(config)
+    _rename_stage_keys(config)
     # `--config seeds=[0,1]` reaches here as ['0', '1']: Snakemake reads list items on
     # the command line as text (YAML's base loader).
     if isinstance(config.get("seeds"), list):
@@ -83,6 +85,27 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     if config["seeds"] is None:
         config["seeds"] = [config["seed"]]
     return canonical(config)
+
+
+# Config keys an older release used, and their names now (each generating stage's
+# settings are under its rule's name). Their values are the same settings, so a
+# finished run configured with an old name reruns nothing.
+RENAMED_STAGE_KEYS = {"cot": "cot_filter", "summarize": "summarize_uncertainty", "w2s": "w2s_answers"}
+
+
+def _rename_stage_keys(config: dict) -> None:
+    """Read ``stages.<old name>`` as ``stages.<new name>`` (its values on top: a file
+    given after the embedded default may still use the old name), with a note."""
+    stages = config.get("stages")
+    if not isinstance(stages, dict):
+        return
+    for old, new in RENAMED_STAGE_KEYS.items():
+        if old in stages:
+            print(f"note: config key stages.{old} is now stages.{new}; read as such", file=sys.stderr)
+            given = stages.pop(old)
+            current = stages.get(new)
+            both = isinstance(current, dict) and isinstance(given, dict)
+            stages[new] = merge_config(current, given) if both else given
 
 
 def canonical(value: object) -> object:

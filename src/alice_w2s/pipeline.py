@@ -10,7 +10,7 @@ config's list of generating stages, the preflight's context check and the report
 sections are derived from it.
 
 Adding a stage: an entry here, its rule (inputs, params, script), its script, and,
-if it generates text, its ``stages.<engine>`` settings in the config schema.
+if it generates text, its ``stages.<rule>`` settings in the config schema.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Stage:
     # The report's title of the stage's output folder; the first stage writing into a
     # folder names it. None: the folder has no section of its own.
     title: str | None = None
-    engine: str | None = None  # generates text: its settings are the config's stages.<engine>
+    generates: bool = False  # generates text: its settings are the config's stages.<rule>
     # Templates it renders, under prompts.directory; "{answer_type}" is the dataset's.
     prompts: tuple[str, ...] = field(default=())
     directory: bool = False  # its output is a folder (a model, an export)
@@ -64,7 +64,7 @@ STAGES: tuple[Stage, ...] = (
         {"": "cot/{dataset}/{name}.parquet"},
         "generate",
         title="CoT rejection sampling",
-        engine="cot",
+        generates=True,
         prompts=(_QUESTION, "cot/{answer_type}.txt"),
     ),
     # Training sets: each stage that makes them owns its folder, so no wildcard pattern
@@ -84,7 +84,7 @@ STAGES: tuple[Stage, ...] = (
         {"": "samples/{dataset}/{teacher}/{pool}.parquet"},
         "sample",
         title="Teacher samples",
-        engine="sample",
+        generates=True,
         prompts=(_QUESTION,),
     ),
     Stage("cluster", {"": "clusters/{dataset}/{teacher}/{pool}.parquet"}, "cluster", title="Clusters"),
@@ -93,7 +93,7 @@ STAGES: tuple[Stage, ...] = (
         {"": "uncertainty/{dataset}/{teacher}/{pool}.parquet"},
         "generate",
         title="Uncertainty summaries",
-        engine="summarize",
+        generates=True,
         prompts=("summarize/{answer_type}.txt",),
     ),
     Stage(
@@ -101,14 +101,14 @@ STAGES: tuple[Stage, ...] = (
         {"": "zeroshot/{dataset}/{name}/{pool}.parquet"},
         "generate",
         title="Student zero-shot",
-        engine="zeroshot",
+        generates=True,
         prompts=(_QUESTION,),
     ),
     Stage(
         "synthesize",
         {"": "labels/{dataset}/synthesized/{key}.parquet"},
         "generate",
-        engine="synthesize",
+        generates=True,
         makes="synthesized",
         prompts=(
             "synthesize.txt",
@@ -127,7 +127,7 @@ STAGES: tuple[Stage, ...] = (
         {"": "w2s_answers/{dataset}/{teacher}/{pool}.parquet"},
         "generate",
         title="Original W2SG answers",
-        engine="w2s",
+        generates=True,
         prompts=(_QUESTION,),
         makes="w2s_answers",
     ),
@@ -137,7 +137,7 @@ STAGES: tuple[Stage, ...] = (
         {"per_item": "eval/{dataset}/{key}.parquet", "summary": "eval/{dataset}/{key}.json"},
         "generate",
         title="Evaluation",
-        engine="eval",
+        generates=True,
         prompts=(_QUESTION,),
     ),
     Stage("label_quality", {"": "label_quality/{dataset}/{key}.json"}, "light"),
@@ -170,8 +170,8 @@ BY_RULE: dict[str, Stage] = {stage.rule: stage for stage in STAGES}
 # single-teacher student's teacher key), {pool}.
 TRAINING_SETS: dict[str, str] = {s.makes: next(iter(s.outputs.values())) for s in STAGES if s.makes}
 
-# The config's stages.<engine> entries of the stages that generate text, in pipeline order.
-GENERATING: tuple[str, ...] = tuple(stage.engine for stage in STAGES if stage.engine)
+# The stages that generate text, in pipeline order: their config entries are stages.<rule>.
+GENERATING: tuple[str, ...] = tuple(stage.rule for stage in STAGES if stage.generates)
 
 
 def stage(rule: str) -> Stage:

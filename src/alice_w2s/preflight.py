@@ -252,17 +252,17 @@ def _context_problems(config: dict) -> list[str]:
     stages wrote into it) and its answer must fit the stage's max_model_len. Longer
     prompts would be skipped, and their questions lost."""
     stages = config["stages"]
-    sample, summarize = stages["sample"]["max_new_tokens"], stages["summarize"]["max_new_tokens"]
+    sample, summarize = stages["sample"]["max_new_tokens"], stages["summarize_uncertainty"]["max_new_tokens"]
     keys = [plan.parse_key(k) for t in config["tables"].values() for _, k in plan.cell_models(plan.table_cells(t))]
     teachers = max((len(k.first_teachers) for k in keys if k.is_alice), default=1)
     # representatives as the summarizer shows them: at most max_representatives, each
     # cut to max_representative_chars (~3 characters a token, to be safe)
-    shown = stages["summarize"].get("max_representatives") or stages["sample"]["k"] // 2
-    chars = stages["summarize"].get("max_representative_chars")
+    shown = stages["summarize_uncertainty"].get("max_representatives") or stages["sample"]["k"] // 2
+    chars = stages["summarize_uncertainty"].get("max_representative_chars")
     representative = min(sample, math.ceil(chars / 3)) if chars else sample
     # what a stage's prompt holds beyond the question (and its instructions)
     added = {
-        "summarize": shown * representative,
+        "summarize_uncertainty": shown * representative,
         # each teacher's answer and uncertainty, the student's own answer
         "synthesize": teachers * (sample + summarize) + stages["zeroshot"]["max_new_tokens"],
     }
