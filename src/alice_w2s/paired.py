@@ -53,19 +53,7 @@ def paired_difference(
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, a.size, size=(iterations, a.size))
     low, high = percentile_interval(differences[draws].mean(axis=1), confidence)
-    only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
-    return {
-        "n": int(a.size),
-        "accuracy": float(a.mean()),
-        "other_accuracy": float(b.mean()),
-        "difference": float(differences.mean()),
-        "difference_low": low,
-        "difference_high": high,
-        "only_model_right": only_a,
-        "only_other_right": only_b,
-        "mcnemar_p": mcnemar_exact_p(only_a, only_b),
-        "note": "within noise" if low <= 0 <= high else "",
-    }
+    return _result(a, b, a.size, low, high)
 
 
 def planned_pairs(cells: list[dict]) -> list[tuple[dict, dict, str]]:
@@ -112,12 +100,18 @@ def pooled_difference(
         items = rng.integers(0, n, size=(size, seeds, n))
         means[start : start + size] = differences[runs[:, :, None], items].mean(axis=(1, 2))
     low, high = percentile_interval(means, confidence)
+    return _result(a, b, n, low, high)
+
+
+def _result(a: np.ndarray, b: np.ndarray, n: int, low: float, high: float) -> dict:
+    """A comparison's row: accuracies, the difference and its interval, the discordant
+    counts (over every run given) and McNemar's exact p on them."""
     only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
     return {
         "n": int(n),
         "accuracy": float(a.mean()),
         "other_accuracy": float(b.mean()),
-        "difference": float(differences.mean()),
+        "difference": float((a - b).mean()),
         "difference_low": low,
         "difference_high": high,
         "only_model_right": only_a,
