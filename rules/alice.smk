@@ -104,7 +104,7 @@ rule synthesize:
     params:
         kind=dataset_kind,
         pool=lambda wc: plan.parse_key(wc.key).work_pool,
-        # the key decides whether the teachers' uncertainty is shown (plan.RECIPES)
+        # the key decides whether the teachers' uncertainty is shown (plan.METHODS)
         use_uncertainty=lambda wc: plan.parse_key(wc.key).uses_uncertainty,
         model=lambda wc: model_location(wc.dataset, plan.parse_key(wc.key).name),
         settings=config["stages"]["synthesize"],

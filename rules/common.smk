@@ -207,7 +207,7 @@ def cluster_settings(wildcards):
 
 def sft_recipe(key):
     """The SFT recipe of a model key: `sft`, with its role's overrides on top."""
-    return config_sft_recipe(config, plan.sft_role(plan.parse_key(key).recipe))
+    return config_sft_recipe(config, plan.sft_role(plan.parse_key(key).method))
 
 
 def model_settings(key):

@@ -59,7 +59,7 @@ rule labels_gold_sets:
     input:
         transfer=data_path("transfer"),
     output:
-        gold=stage_output("labels_gold_sets", "gold", recipe="gold"),
+        gold=stage_output("labels_gold_sets", "gold", method="gold"),
     log:
         f"{R}/logs/labels_gold_sets/{{dataset}}.log",
     threads: job_cpus("labels_gold_sets")

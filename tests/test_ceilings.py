@@ -18,7 +18,7 @@ from alice_w2s.job_paths import JobPaths
 def test_the_cot_ceiling_is_a_pair_that_learns_the_weak_teacher_s_cot_set():
     key = plan.parse_key("w~s@cot-ceiling")
     assert key.name == "s" and key.first_teachers == ("w",) and not key.is_student and not key.is_base
-    assert plan.sft_role(key.recipe) == "baseline"
+    assert plan.sft_role(key.method) == "baseline"
     assert plan.training_set("d", key) == plan.training_set("d", "w@teacher-cot") == "labels/d/teacher_cot/w.parquet"
     assert plan.training_set("d", "w~s@cot-ceiling.s2") == "labels/d/teacher_cot/w.s2.parquet"
     for bad in ("s@cot-ceiling", "a~b~c@cot-ceiling", "a+b~c@cot-ceiling", "a~b@cot-ceiling.c2"):

@@ -35,7 +35,7 @@ def gold_readers(jobs: list[dict]) -> list[str]:
             if EVAL_GOLD.search(path) and job["rule"] not in MAY_READ_EVAL:
                 leaks.append(f"{job['rule']} {job['wildcards']} reads the eval split: {path}")
             if GOLD_LABELS.search(path):
-                baseline = job["rule"] == "sft" and parse_key(job["wildcards"]["key"]).recipe == "gold"
+                baseline = job["rule"] == "sft" and parse_key(job["wildcards"]["key"]).method == "gold"
                 if not baseline and job["rule"] != "label_quality":
                     leaks.append(f"{job['rule']} {job['wildcards']} reads gold labels: {path}")
     return leaks

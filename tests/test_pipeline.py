@@ -35,7 +35,7 @@ def test_lists_derived_from_the_table():
         "models", "eval",
     ]
     assert plan.TRAINING_SETS["synthesized"] == pipeline.output("synthesize")
-    assert {r.training_set for r in plan.RECIPES.values()} <= set(plan.TRAINING_SETS)
+    assert {r.training_set for r in plan.METHODS.values()} <= set(plan.TRAINING_SETS)
 
 
 def test_an_unknown_stage_or_output_is_one_line():

@@ -64,7 +64,7 @@ def test_several_teachers_and_the_ablation():
         ("a~b~c@w2s-qa", "w2s_answers/d/a~b@w2s-qa.c2/s2of2.parquet"),
         ("a+b~c@alice", "labels/d/synthesized/a+b~c@alice.parquet"),
         ("a~b~c@alice-no-unc", "labels/d/synthesized/a~b~c@alice-no-unc.parquet"),
-        # a cascade's first link, whatever its recipe, is a slice of the direct pair's set
+        # a cascade's first link, whatever its method, is a slice of the direct pair's set
         ("a~b@alice.c2", "labels/d/sliced/a~b@alice.c2.parquet"),
         ("a~b@w2s-qa.c3", "labels/d/sliced/a~b@w2s-qa.c3.parquet"),
     ],
@@ -82,22 +82,22 @@ def test_each_training_set_maker_owns_its_own_folder():
     """No two makers' locations can hold the same file, whatever the wildcards."""
     folders = [template.split("{", 1)[0] + template.split("}", 1)[1].split("{", 1)[0] for template in plan.TRAINING_SETS.values()]
     assert len(set(folders)) == len(folders), folders
-    assert {r.training_set for r in plan.RECIPES.values()} | {"sliced"} == set(plan.TRAINING_SETS)
+    assert {r.training_set for r in plan.METHODS.values()} | {"sliced"} == set(plan.TRAINING_SETS)
     with pytest.raises(ValueError, match="base model"):
         plan.training_set("d", "a")
 
 
-def test_recipes_decide_roles_teachers_and_uncertainty():
-    assert {r.sft_role for r in plan.RECIPES.values()} == set(plan.SFT_ROLE_NAMES)
+def test_methods_decide_roles_teachers_and_uncertainty():
+    assert {r.sft_role for r in plan.METHODS.values()} == set(plan.SFT_ROLE_NAMES)
     assert [plan.sft_role(r) for r in ("teacher-cot", "teacher-qa", "gold", "alice", "w2s-qa")] == [
         "teacher", "teacher", "baseline", "student", "student"]
     assert plan.parse_key("a~b@alice").uses_uncertainty and not plan.parse_key("a~b@w2s-cot").uses_uncertainty
 
 
-def test_a_new_recipe_is_one_entry_in_plan(monkeypatch):
-    """An Alice-like recipe needs only its RECIPES entry for keys, teachers and labels."""
-    recipes = {**plan.RECIPES, "alice-qa": plan.Recipe("synthesized", "student", "teacher-qa", several_teachers=True)}
-    monkeypatch.setattr(plan, "RECIPES", recipes)
+def test_a_new_method_is_one_entry_in_plan(monkeypatch):
+    """An Alice-like method needs only its METHODS entry for keys, teachers and labels."""
+    methods = {**plan.METHODS, "alice-qa": plan.Method("synthesized", "student", "teacher-qa", several_teachers=True)}
+    monkeypatch.setattr(plan, "METHODS", methods)
     key = plan.parse_key("a+b~c~d@alice-qa")
     assert key.is_alice and not key.uses_uncertainty
     assert [str(t) for t in plan.teachers_of(plan.teacher_of(key))] == ["a@teacher-qa", "b@teacher-qa"]

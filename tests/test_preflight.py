@@ -165,7 +165,7 @@ def test_planned_paper_jobs_batch_threads_and_tasks(paper, tmp_path):
     assert len(sft) > 40
     gpu_counts = set()
     for wc, res in sft:
-        recipe = sft_recipe(paper, sft_role(parse_key(wc["key"]).recipe))
+        recipe = sft_recipe(paper, sft_role(parse_key(wc["key"]).method))
         gpus = int(res["gpu"])
         gpu_counts.add(gpus)
         steps = accumulation_steps(recipe["effective_batch_size"], recipe["per_device_batch_size"], gpus)

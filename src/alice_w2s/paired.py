@@ -64,15 +64,15 @@ def planned_pairs(cells: list[dict]) -> list[tuple[dict, dict, str]]:
     by_model = {(c["dataset"], c["model"]): c for c in cells}
     for cell in cells:
         key = parse_key(cell["model"])
-        if key.recipe != "alice":
+        if key.method != "alice":
             continue
         for other in cells:
             theirs = parse_key(other["model"])
             same_pair = (theirs.name, theirs.first_teachers) == (key.name, key.first_teachers)
             if (other["block"], other["dataset"]) == (cell["block"], cell["dataset"]) and \
-                    theirs.recipe in W2S_METHODS and same_pair:
+                    theirs.method in W2S_METHODS and same_pair:
                 pairs.append((cell, other, "w2s"))
-        ablation_key = str(dataclasses.replace(key, recipe="alice-no-unc"))
+        ablation_key = str(dataclasses.replace(key, method="alice-no-unc"))
         ablation = by_model.get((cell["dataset"], ablation_key))
         if ablation is not None:
             pairs.append((cell, ablation, "ablation"))

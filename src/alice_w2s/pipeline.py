@@ -32,7 +32,7 @@ class Stage:
     # Templates it renders, under prompts.directory; "{answer_type}" is the dataset's.
     prompts: tuple[str, ...] = field(default=())
     directory: bool = False  # its output is a folder (a model, an export)
-    # It makes training sets: the name recipes know its output by (plan.Recipe.training_set).
+    # It makes training sets: the name methods know its output by (plan.Method.training_set).
     makes: str | None = None
 
     @property
@@ -77,8 +77,8 @@ STAGES: tuple[Stage, ...] = (
         makes="teacher_cot",
     ),
     Stage("labels_teacher_qa", {"": "labels/{dataset}/teacher_qa/{name}.parquet"}, "light", makes="teacher_qa"),
-    # {recipe}: the gold recipe the set is for (the rule makes "gold")
-    Stage("labels_gold_sets", {"gold": "labels/{dataset}/gold_sets/{recipe}.parquet"}, "light", makes="gold_sets"),
+    # {method}: the gold method the set is for (the rule makes "gold")
+    Stage("labels_gold_sets", {"gold": "labels/{dataset}/gold_sets/{method}.parquet"}, "light", makes="gold_sets"),
     Stage(
         "sample",
         {"": "samples/{dataset}/{teacher}/{pool}.parquet"},
@@ -119,7 +119,7 @@ STAGES: tuple[Stage, ...] = (
             "synthesize_example/{answer_type}.txt",
         ),
     ),
-    # a cascade's first link, whatever its recipe: the rows of its slice in the direct
+    # a cascade's first link, whatever its method: the rows of its slice in the direct
     # pair's training set
     Stage("slice_labels", {"": "labels/{dataset}/sliced/{key}.parquet"}, "light", makes="sliced"),
     Stage(
@@ -165,8 +165,8 @@ STAGES: tuple[Stage, ...] = (
 
 BY_RULE: dict[str, Stage] = {stage.rule: stage for stage in STAGES}
 
-# Where each maker of training sets writes them (plan.Recipe.training_set names one).
-# Fields: {dataset}, {key}, {name} (the trained base model), {recipe}, {teacher} (a
+# Where each maker of training sets writes them (plan.Method.training_set names one).
+# Fields: {dataset}, {key}, {name} (the trained base model), {method}, {teacher} (a
 # single-teacher student's teacher key), {pool}.
 TRAINING_SETS: dict[str, str] = {s.makes: next(iter(s.outputs.values())) for s in STAGES if s.makes}
 

@@ -49,10 +49,11 @@ from alice_w2s import pipeline
 CHAIN_SEP = "~"
 GROUP_SEP = "+"
 
-# --- recipes -------------------------------------------------------------------------
-# A recipe (the part of a key after "@") is defined here and nowhere else: the rules,
-# the preflight and the config ask this module what a key means. Adding a recipe is
-# an entry in RECIPES, plus a stage (alice_w2s.pipeline, with `makes`) only if its
+# --- methods -------------------------------------------------------------------------
+# A method (the part of a key after "@": how the model was made) is defined here and
+# nowhere else: the rules, the preflight and the config ask this module what a key
+# means. ("Recipe" is only ever the SFT hyper-parameters: config `sft`, sft.Recipe.)
+# Adding a method is an entry in METHODS, plus a stage (alice_w2s.pipeline, with `makes`) only if its
 # training set is made in a new way.
 
 # Where each rule that makes a training set writes it, relative to the results
@@ -61,13 +62,13 @@ TRAINING_SETS = pipeline.TRAINING_SETS
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """What a recipe means: how its training set is made and how it is trained."""
+class Method:
+    """What a method means: how its training set is made and how it is trained."""
 
     training_set: str  # which TRAINING_SETS entry (and so which rule) makes its labels
     sft_role: str  # one of SFT_ROLE_NAMES
-    # Students only: the recipe of the base teachers their first link is taught by.
-    teacher_recipe: str | None = None
+    # Students only: the method of the base teachers their first link is taught by.
+    teacher_method: str | None = None
     several_teachers: bool = False  # a first link may name several teachers (a+b~c)
     uses_uncertainty: bool = False  # the student reads its teachers' uncertainty summaries
     # A pair w~s, not a student: s is fine-tuned on w's own training set of this kind
@@ -76,32 +77,32 @@ class Recipe:
 
     @property
     def is_student(self) -> bool:
-        return self.teacher_recipe is not None
+        return self.teacher_method is not None
 
 
-RECIPES = {
-    "teacher-cot": Recipe("teacher_cot", "teacher"),
-    "teacher-qa": Recipe("teacher_qa", "teacher"),
-    "gold": Recipe("gold_sets", "baseline"),
-    "cot-ceiling": Recipe("teacher_cot", "baseline", learns_teacher_set=True),
-    "alice": Recipe("synthesized", "student", "teacher-cot", several_teachers=True, uses_uncertainty=True),
-    "alice-no-unc": Recipe("synthesized", "student", "teacher-cot", several_teachers=True),
-    "w2s-cot": Recipe("w2s_answers", "student", "teacher-cot"),
-    "w2s-qa": Recipe("w2s_answers", "student", "teacher-qa"),
+METHODS = {
+    "teacher-cot": Method("teacher_cot", "teacher"),
+    "teacher-qa": Method("teacher_qa", "teacher"),
+    "gold": Method("gold_sets", "baseline"),
+    "cot-ceiling": Method("teacher_cot", "baseline", learns_teacher_set=True),
+    "alice": Method("synthesized", "student", "teacher-cot", several_teachers=True, uses_uncertainty=True),
+    "alice-no-unc": Method("synthesized", "student", "teacher-cot", several_teachers=True),
+    "w2s-cot": Method("w2s_answers", "student", "teacher-cot"),
+    "w2s-qa": Method("w2s_answers", "student", "teacher-qa"),
 }
-# The SFT roles whose overrides (config `sft.roles`) a recipe trains with.
-SFT_ROLE_NAMES = tuple(dict.fromkeys(recipe.sft_role for recipe in RECIPES.values()))
+# The SFT roles whose overrides (config `sft.roles`) a method trains with.
+SFT_ROLE_NAMES = tuple(dict.fromkeys(method.sft_role for method in METHODS.values()))
 
 
-def sft_role(recipe: str | None) -> str:
-    """The SFT role a model trained by ``recipe`` has: teacher, baseline or student."""
-    return RECIPES[recipe].sft_role if recipe in RECIPES else "student"
+def sft_role(method: str | None) -> str:
+    """The SFT role a model made by ``method`` has: teacher, baseline or student."""
+    return METHODS[method].sft_role if method in METHODS else "student"
 
 
 MODEL_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _GROUP_RE = rf"{MODEL_NAME_RE}(?:\{GROUP_SEP}{MODEL_NAME_RE})*"
 _KEY_RE = re.compile(
-    rf"^(?P<chain>{_GROUP_RE}(?:{CHAIN_SEP}{MODEL_NAME_RE})*)(?:@(?P<recipe>[a-z0-9-]+)(?:\.c(?P<links>\d+))?)?$"
+    rf"^(?P<chain>{_GROUP_RE}(?:{CHAIN_SEP}{MODEL_NAME_RE})*)(?:@(?P<method>[a-z0-9-]+)(?:\.c(?P<links>\d+))?)?$"
 )
 # A key's seed suffix; model names may not end like it (config validation).
 SEED_SUFFIX_RE = re.compile(r"\.s(?P<seed>0|[1-9]\d*)$")
@@ -110,7 +111,7 @@ SEED_SUFFIX_RE = re.compile(r"\.s(?P<seed>0|[1-9]\d*)$")
 @dataclass(frozen=True)
 class ModelKey:
     chain: tuple[str, ...]  # chain[0] may name several teachers joined by "+"
-    recipe: str | None  # None = untouched base model
+    method: str | None  # None = untouched base model
     links: int  # total links of the cascade this model belongs to (students only)
     seed: int | None = None  # None: the config's `seed`; else the run of seed N (".sN")
 
@@ -131,7 +132,7 @@ class ModelKey:
 
     @property
     def is_base(self) -> bool:
-        return self.recipe is None
+        return self.method is None
 
     @property
     def seeded_name(self) -> str:
@@ -144,9 +145,9 @@ class ModelKey:
         return "" if self.seed is None else f".s{self.seed}"
 
     @property
-    def spec(self) -> Recipe | None:
-        """What the key's recipe means (None for a base model)."""
-        return RECIPES.get(self.recipe) if self.recipe is not None else None
+    def spec(self) -> Method | None:
+        """What the key's method means (None for a base model)."""
+        return METHODS.get(self.method) if self.method is not None else None
 
     @property
     def is_student(self) -> bool:
@@ -184,9 +185,9 @@ class ModelKey:
 
     def __str__(self) -> str:
         text = CHAIN_SEP.join(self.chain)
-        if self.recipe is None:
+        if self.method is None:
             return text + self.seed_suffix
-        text += f"@{self.recipe}"
+        text += f"@{self.method}"
         if self.is_student and self.links != self.link:
             text += f".c{self.links}"
         return text + self.seed_suffix
@@ -224,25 +225,25 @@ def _parse_unseeded(key: str) -> ModelKey:
     if not match:
         raise ValueError(f"not a model key: {key!r}")
     chain = tuple(match["chain"].split(CHAIN_SEP))
-    recipe = match["recipe"]
+    method = match["method"]
     grouped = GROUP_SEP in chain[0]
-    if recipe is None:
+    if method is None:
         if len(chain) != 1 or grouped:
             raise ValueError(f"model key {key!r}: a chain needs a method, e.g. {key}@alice")
         return ModelKey(chain, None, 0)
-    if recipe not in RECIPES:
-        raise ValueError(f"model key {key!r}: unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
-    if RECIPES[recipe].learns_teacher_set:
+    if method not in METHODS:
+        raise ValueError(f"model key {key!r}: unknown method {method!r}; known: {', '.join(METHODS)}")
+    if METHODS[method].learns_teacher_set:
         if len(chain) != 2 or grouped or match["links"]:
-            raise ValueError(f"model key {key!r}: {recipe} takes a pair, weak~strong, e.g. a~b@{recipe}")
-        return ModelKey(chain, recipe, 0)
-    if not RECIPES[recipe].is_student:
+            raise ValueError(f"model key {key!r}: {method} takes a pair, weak~strong, e.g. a~b@{method}")
+        return ModelKey(chain, method, 0)
+    if not METHODS[method].is_student:
         if len(chain) != 1 or grouped or match["links"]:
-            raise ValueError(f"model key {key!r}: {recipe} takes a single model")
-        return ModelKey(chain, recipe, 0)
+            raise ValueError(f"model key {key!r}: {method} takes a single model")
+        return ModelKey(chain, method, 0)
     if len(chain) < 2:
-        raise ValueError(f"model key {key!r}: {recipe} needs a teacher and a student, e.g. a~b@{recipe}")
-    if grouped and not RECIPES[recipe].several_teachers:
+        raise ValueError(f"model key {key!r}: {method} needs a teacher and a student, e.g. a~b@{method}")
+    if grouped and not METHODS[method].several_teachers:
         raise ValueError(f"model key {key!r}: several teachers ({chain[0]}) need an Alice method")
     teachers = chain[0].split(GROUP_SEP)
     if len(set(teachers)) != len(teachers):
@@ -250,7 +251,7 @@ def _parse_unseeded(key: str) -> ModelKey:
     links = int(match["links"]) if match["links"] else len(chain) - 1
     if links < len(chain) - 1:
         raise ValueError(f"model key {key!r}: .c{links} is shorter than the chain")
-    return ModelKey(chain, recipe, links)
+    return ModelKey(chain, method, links)
 
 
 def teachers_of(key: ModelKey) -> list[ModelKey]:
@@ -258,8 +259,8 @@ def teachers_of(key: ModelKey) -> list[ModelKey]:
     if not key.is_student:
         raise ValueError(f"{key} is not a student key")
     if key.link == 1:
-        return [ModelKey((name,), RECIPES[key.recipe].teacher_recipe, 0, key.seed) for name in key.first_teachers]
-    return [ModelKey(key.chain[:-1], key.recipe, key.links, key.seed)]
+        return [ModelKey((name,), METHODS[key.method].teacher_method, 0, key.seed) for name in key.first_teachers]
+    return [ModelKey(key.chain[:-1], key.method, key.links, key.seed)]
 
 
 def teacher_of(key: ModelKey) -> ModelKey:
@@ -282,7 +283,7 @@ def training_set_maker(key: str | ModelKey) -> str:
     parsed = parse_key(key) if isinstance(key, str) else key
     if parsed.is_base:
         raise ValueError(f"{parsed} is a base model: it has no training set")
-    return "sliced" if parsed.is_sliced else RECIPES[parsed.recipe].training_set
+    return "sliced" if parsed.is_sliced else METHODS[parsed.method].training_set
 
 
 def training_set(dataset: str, key: str | ModelKey) -> str:
@@ -292,7 +293,7 @@ def training_set(dataset: str, key: str | ModelKey) -> str:
     # {name}: whose training set it is: the trained model's, or for a pair that learns
     # its teacher's set (cot-ceiling) the teacher's
     owner = parsed.first_teachers[0] + parsed.seed_suffix if parsed.spec.learns_teacher_set else parsed.seeded_name
-    fields = {"dataset": dataset, "key": str(parsed), "name": owner, "recipe": parsed.recipe}
+    fields = {"dataset": dataset, "key": str(parsed), "name": owner, "method": parsed.method}
     if "{teacher}" in template:
         fields["teacher"] = str(teacher_of(parsed))
     if "{pool}" in template:
@@ -344,7 +345,7 @@ def ceiling_meaning(key: str) -> str:
     """What a PGR ceiling (a Strong key) learned from, for the tables' text."""
     parsed = parse_key(key)
     for _, template, meaning in CEILING_ROWS.values():
-        if template.rsplit("@", 1)[1] == parsed.recipe:
+        if template.rsplit("@", 1)[1] == parsed.method:
             return meaning
     return "a model key the table names"
 

@@ -150,7 +150,7 @@ def planned_models(config: dict) -> tuple[set[tuple[str, str]], set[str], set[st
             generating.update(parsed.base_models)
             if parsed.is_base:
                 continue
-            trained.add((parsed.name, plan.sft_role(parsed.recipe)))
+            trained.add((parsed.name, plan.sft_role(parsed.method)))
             if parsed.is_student:
                 trained.update((t, "teacher") for t in parsed.first_teachers)  # @teacher-cot
                 trained.update((mid, "student") for mid in parsed.chain[1:-1])  # earlier links

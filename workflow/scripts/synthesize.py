@@ -18,7 +18,7 @@ def main(smk):
     spec = get_spec(smk.params.kind)
     questions = read_pool(smk.input.transfer, smk.params.pool)
     own = read_parquet(smk.input.zeroshot, required=("id", "response"))
-    use_uncertainty = smk.params.use_uncertainty  # the model key decides (plan.RECIPES)
+    use_uncertainty = smk.params.use_uncertainty  # the model key decides (plan.METHODS)
     if use_uncertainty:
         teachers = [read_parquet(path, required=UNCERTAINTY_COLUMNS) for path in smk.input.uncertainty]
     else:

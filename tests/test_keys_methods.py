@@ -1,5 +1,5 @@
-"""A new recipe is one entry in plan.RECIPES: the rules ask plan what a key means,
-so a checkout whose plan.py alone gains an Alice-like recipe plans its jobs."""
+"""A new method is one entry in plan.METHODS: the rules ask plan what a key means,
+so a checkout whose plan.py alone gains an Alice-like method plans its jobs."""
 
 import os
 import subprocess
@@ -8,8 +8,8 @@ import sys
 from snakemake_runner import ROOT, copy_checkout, job_counts, planned_jobs
 
 NEW_RECIPE = (
-    "\n# a test recipe: Alice's synthesis, taught by Q-A teachers, without uncertainty\n"
-    'RECIPES["alice-qa"] = Recipe("synthesized", "student", "teacher-qa", several_teachers=True)\n'
+    "\n# a test method: Alice's synthesis, taught by Q-A teachers, without uncertainty\n"
+    'METHODS["alice-qa"] = Method("synthesized", "student", "teacher-qa", several_teachers=True)\n'
 )
 TABLE = """
 tables:
@@ -22,7 +22,7 @@ tables:
 """
 
 
-def test_a_recipe_added_in_plan_alone_plans_its_jobs(tmp_path):
+def test_a_method_added_in_plan_alone_plans_its_jobs(tmp_path):
     checkout = copy_checkout(tmp_path / "checkout")
     (checkout / "src" / "alice_w2s" / "plan.py").write_text((ROOT / "src/alice_w2s/plan.py").read_text() + NEW_RECIPE)
     overlay = tmp_path / "table.yaml"
@@ -36,7 +36,7 @@ def test_a_recipe_added_in_plan_alone_plans_its_jobs(tmp_path):
     counts = job_counts(result.stdout)
     # link 1 (sliced from the direct pair's synthesis) and link 2; Q-A teacher: no CoT
     assert counts["synthesize"] == 2 and counts["slice_labels"] == 1 and "cot_filter" not in counts
-    assert "summarize_uncertainty" not in counts  # the recipe shows no uncertainty
+    assert "summarize_uncertainty" not in counts  # the method shows no uncertainty
     jobs = planned_jobs(result.stdout)
     outputs = {j["rule"]: [] for j in jobs}
     for job in jobs:
