@@ -197,7 +197,7 @@ def stage_prompts(rule):
 def cluster_settings(wildcards):
     """The clustering settings a dataset's answer type uses: the embedding ones for
     free text, only `answer_key` for answer-match clustering (numbers, choices), so
-    editing one kind reruns only the clusters it changes."""
+    editing one answer type's settings reruns only the clusters it changes."""
     settings = dict(config["stages"]["cluster"])
     answer_key = settings.pop("answer_key")
     if dataset_spec(wildcards.dataset).answer.clusters_by_embedding:
