@@ -15,7 +15,7 @@ import yaml
 from alice_w2s import plan, schema_defaults
 from alice_w2s.datasets import registry
 from alice_w2s.embedded_models import HEAD_DIM
-from alice_w2s.run_settings import sft_recipe, split_sizes
+from alice_w2s.run_settings import sft_recipe
 from alice_w2s.schema_defaults import as_number
 
 # Tables become target rules of their own name; these names are taken.
@@ -223,7 +223,10 @@ def _check_references(config: dict) -> None:
         _check_table(name, table, models, datasets)
     if summarizer is None:
         raise ConfigError("config key summarizer: required (a key of models) to summarize teacher uncertainty")
-    _check_local_inputs(config)
+    # its own module: it reads files; imported here, as it raises this module's ConfigError
+    from alice_w2s.local_inputs import check_local_inputs
+
+    check_local_inputs(config)
 
 
 def _check_gguf(where: str, model: dict) -> None:
@@ -301,84 +304,3 @@ def _check_table(name: str, table: dict, models: dict, datasets: dict) -> None:
                 unknown = [m for m in key.base_models if m not in models]
                 if unknown:
                     raise ConfigError(f"{where}.blocks.{b}.rows.{r}.{field}: {unknown[0]!r} is not in models")
-
-
-# Eval items a table needs per dataset: with one, accuracy has no standard error and
-# every bootstrap draw of PGR is the same.
-MIN_EVAL_ITEMS = 2
-_WEIGHTS = ("*.safetensors", "*.bin", "*.pt")
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model")
-
-
-def _check_local_inputs(config: dict) -> None:
-    """What can be known of local inputs before any job: model folders with config,
-    weights and tokenizer; dataset files that exist and are not empty; eval sets and
-    transfer pools large enough for the tables (hub inputs are checked by their jobs)."""
-    for name, model in config["models"].items():
-        if model["source"] == "local":
-            _check_model_folder(f"config key models.{name}.path", Path(model["path"]))
-    slices = _slices_needed(config)
-    for name, dataset in config["datasets"].items():
-        where = f"config key datasets.{name}"
-        rows = {}
-        if dataset["source"] == "toy":
-            rows = {"train": dataset["toy"]["n_train"], "eval": dataset["toy"]["n_eval"]}
-        elif dataset["source"] == "local":
-            rows = {part: _count_records(f"{where}.files.{part}", Path(file)) for part, file in dataset["files"].items()}
-        if not rows or name not in slices:
-            continue
-        n_eval = min(rows["eval"], dataset.get("eval_max_rows") or rows["eval"])
-        if n_eval < MIN_EVAL_ITEMS:
-            raise ConfigError(
-                f"{where}: the eval set has {n_eval} item(s); a table needs at least {MIN_EVAL_ITEMS} (standard error, PGR interval)"
-            )
-        teacher, transfer = split_sizes(rows["train"], dataset)
-        if teacher == 0 or transfer < slices[name]:
-            raise ConfigError(
-                f"{where}: the train split has {rows['train']} record(s), which leaves {teacher} for the teacher and "
-                f"{transfer} for the transfer pool; the tables' longest chain cuts that pool into {slices[name]} slice(s)"
-            )
-
-
-def _check_model_folder(where: str, folder: Path) -> None:
-    if not folder.is_dir():
-        raise ConfigError(f"{where}: {folder} is not a folder (a local model folder must exist before the run)")
-    files = [p.name for p in folder.iterdir() if p.is_file()]
-    if "config.json" not in files:
-        raise ConfigError(f"{where}: {folder} has no config.json (not a model folder)")
-    if not any(Path(f).match(pattern) for f in files for pattern in _WEIGHTS):
-        raise ConfigError(f"{where}: {folder} holds no weights ({', '.join(_WEIGHTS)})")
-    if not any(f in files for f in _TOKENIZER_FILES):
-        raise ConfigError(f"{where}: {folder} holds no tokenizer ({', '.join(_TOKENIZER_FILES)})")
-
-
-def _count_records(where: str, file: Path) -> int:
-    """Records in a local dataset file: Parquet's row count from its footer, or the
-    non-blank lines of a JSONL file (each is checked as JSON when the data is prepared)."""
-    if not file.is_file():
-        raise ConfigError(f"{where}: {file} does not exist")
-    if file.suffix == ".parquet":
-        import pyarrow
-        import pyarrow.parquet as pq
-
-        try:
-            count = pq.read_metadata(file).num_rows
-        except (pyarrow.ArrowException, OSError) as err:
-            from alice_w2s.io import parquet_problem
-
-            raise ConfigError(f"{where}: {file} is not a readable Parquet file, truncated or corrupt ({parquet_problem(err)})") from None
-    else:
-        with file.open("rb") as handle:
-            count = sum(1 for line in handle if line.strip())
-    if count == 0:
-        raise ConfigError(f"{where}: {file} holds no records (empty split)")
-    return count
-
-
-def _slices_needed(config: dict) -> dict[str, int]:
-    """Per dataset in some table, the most slices a chain there cuts its pool into."""
-    needed: dict[str, int] = {}
-    for table in config["tables"].values():
-        for dataset, key in plan.cell_models(plan.table_cells(table)):
-            needed[dataset] = max(needed.get(dataset, 1), plan.parse_key(key).links or 1)
-    return needed
