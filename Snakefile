@@ -23,10 +23,10 @@ rule all:
         [getattr(rules, name).input for name in TABLES],
 
 
-rule embedded_models:
-    """Every embedded model of the config, whether a table uses it or not."""
+rule tiny_models:
+    """Every tiny model of the config, whether a table uses it or not."""
     input:
-        embedded_model_dirs(),
+        tiny_model_dirs(),
 
 
 # Optional experiment tracking (config `tracking`): when a run ends, the Snakemake

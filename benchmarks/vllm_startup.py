@@ -50,7 +50,7 @@ SETTINGS = [
 
 
 def tiny_model(root: Path) -> Path:
-    from alice_w2s.embedded_models import build_tiny_model, build_tokenizer
+    from alice_w2s.tiny_models import build_tiny_model, build_tokenizer
 
     corpus = [f"<|im_start|>user\nWhat is {a} plus {b}?<|im_end|>\n<|im_start|>assistant\n#### {a + b}" for a in range(40) for b in range(9)]
     build_tokenizer(corpus, root / "tok", vocab_size=512)

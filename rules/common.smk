@@ -43,10 +43,10 @@ if all(m["source"] != "hub" for m in config["models"].values()) and all(
 ):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS = config["models"]
-EMBEDDED = [name for name, m in MODELS.items() if m["source"] == "embedded"]
-# The toy kinds the embedded models' tokenizer corpus and warm-up draw from.
+TINY = [name for name, m in MODELS.items() if m["source"] == "tiny"]
+# The toy kinds the tiny models' tokenizer corpus and warm-up draw from.
 WARMUP_KINDS = sorted(kind for kind, spec in REGISTRY.items() if spec.warmup_corpus)
-EMBEDDED_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
+TINY_ARCH_KEYS = ("arch", "hidden_size", "num_heads", "num_layers", "intermediate_size", "warmup_steps")
 MODEL_NAME = plan.MODEL_NAME_RE
 
 
@@ -72,8 +72,8 @@ dataset_spec = PATHS.dataset_spec
 job_seed = PATHS.run_seed
 
 
-def embedded_model_dirs():
-    return [base_model_dir(name) for name in EMBEDDED]
+def tiny_model_dirs():
+    return [base_model_dir(name) for name in TINY]
 
 
 def teacher_qa_inputs(wildcards):
@@ -164,7 +164,7 @@ except ConfigError as err:
     sys.exit(f"error: {err}")
 
 
-# The templates the embedded models' tokenizer and warm-up text are rendered with.
+# The templates the tiny models' tokenizer and warm-up text are rendered with.
 QUESTION_TEMPLATES = sorted(f"question/{p.name}" for p in Path(PROMPT_DIR, "question").glob("*.txt"))
 
 
@@ -215,7 +215,7 @@ def model_settings(key):
 
 
 def gpus_for(key, training=False):
-    """GPUs a job on model `key` asks for (0 = CPU, as for the embedded models)."""
+    """GPUs a job on model `key` asks for (0 = CPU, as for the tiny models)."""
     return model_gpus(model_settings(key), training)
 
 

@@ -1,4 +1,4 @@
-# Data: normalised teacher / transfer / eval parts per dataset; embedded models.
+# Data: normalised teacher / transfer / eval parts per dataset; tiny models.
 
 
 rule prepare_data:
@@ -43,7 +43,7 @@ rule build_tokenizer:
     resources:
         **job_resources("build_tokenizer"),
     params:
-        settings=config["embedded"],
+        settings=config["tiny"],
         kinds=WARMUP_KINDS,
         # the toy text is rendered with the question templates only
         prompts=prompt_params(*QUESTION_TEMPLATES),
@@ -51,24 +51,24 @@ rule build_tokenizer:
         "../workflow/scripts/build_tokenizer.py"
 
 
-rule build_embedded_model:
+rule build_tiny_model:
     input:
         tokenizer=stage_output("build_tokenizer"),
     output:
-        directory(stage_output("build_embedded_model")),
+        directory(stage_output("build_tiny_model")),
     log:
-        f"{R}/logs/build_embedded_model/{{name}}.log",
+        f"{R}/logs/build_tiny_model/{{name}}.log",
     wildcard_constraints:
-        name="|".join(EMBEDDED) or "(?!)",
-    threads: job_cpus("build_embedded_model")
+        name="|".join(TINY) or "(?!)",
+    threads: job_cpus("build_tiny_model")
     resources:
-        **job_resources("build_embedded_model"),
+        **job_resources("build_tiny_model"),
     params:
         # the architecture only: a model's gpus or size_b do not change its weights
-        settings=lambda wc: {k: MODELS[wc.name][k] for k in EMBEDDED_ARCH_KEYS},
-        embedded=config["embedded"],
+        settings=lambda wc: {k: MODELS[wc.name][k] for k in TINY_ARCH_KEYS},
+        tiny=config["tiny"],
         seed=config["seed"],
         kinds=WARMUP_KINDS,
         prompts=prompt_params(*QUESTION_TEMPLATES),
     script:
-        "../workflow/scripts/build_embedded_model.py"
+        "../workflow/scripts/build_tiny_model.py"

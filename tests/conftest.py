@@ -47,11 +47,12 @@ RUN_SECRETS = {
 
 
 @pytest.fixture(scope="session")
-def embedded_run(tmp_path_factory):
-    """Table 3 of the embedded default (direct and cascade, original W2SG and Alice,
-    on toy_trivia), really run once in a copy of the checkout (tests that edit code
-    or prompts edit the copy). Returns the copy's folder. The whole default (all
-    three tables) takes too long for CI; its DAG is checked by dry runs."""
+def toy_run(tmp_path_factory):
+    """Table 3 of the tiny models' grid (config/toy.yaml: direct and cascade,
+    original W2SG and Alice, on toy_trivia), really run once in a copy of the
+    checkout (tests that edit code or prompts edit the copy). Returns the copy's
+    folder. The whole grid (all three tables) takes too long for CI; its DAG is
+    checked by dry runs."""
     from snakemake_runner import copy_checkout, snakemake
 
     checkout = copy_checkout(tmp_path_factory.mktemp("checkout"))

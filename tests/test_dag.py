@@ -30,7 +30,7 @@ def test_default_table1_plans_direct_and_cascade_columns(tmp_path):
     assert counts["eval"] == 9 * datasets
     # 2 teachers, 3 gold baselines, 3 direct students, 3 first links, 3 cascade students
     assert counts["sft"] == 14 * datasets
-    assert counts["build_embedded_model"] == 4 and counts["table"] == 1
+    assert counts["build_tiny_model"] == 4 and counts["table"] == 1
 
 
 def test_default_table2_and_table3_plan_their_rows(tmp_path):
@@ -63,7 +63,7 @@ def test_the_quickstart_demo_runs_every_stage_on_one_dataset(tmp_path):
     for rule in ("cot_filter", "sample", "cluster", "summarize_uncertainty", "zeroshot", "synthesize",
                  "slice_labels", "w2s_answers", "labels_gold_sets", "labels_teacher_cot", "sft", "eval", "table"):
         assert counts.get(rule), rule
-    assert counts["prepare_data"] == 1 and counts["build_embedded_model"] == 4
+    assert counts["prepare_data"] == 1 and counts["build_tiny_model"] == 4
     evaluated = {j["wildcards"]["key"] for j in planned_jobs(result.stdout) if j["rule"] == "eval"}
     assert {"tiny-qwen-s~tiny-qwen-m@w2s-qa", "tiny-qwen-s~tiny-qwen-m@w2s-cot", "tiny-qwen-s~tiny-qwen-m@alice",
             "tiny-qwen-s~tiny-qwen-m~tiny-qwen-l@alice", "tiny-qwen-s~tiny-qwen-m~tiny-qwen-l@alice-no-unc"} <= evaluated
@@ -73,7 +73,7 @@ def test_paper_grid_plans_without_network_or_gpu(tmp_path):
     result = snakemake(tmp_path, "-n", "table1", "table2", "table3", "--configfile", PAPER)
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert "build_embedded_model" not in counts and "toy_" not in result.stdout
+    assert "build_tiny_model" not in counts and "toy_" not in result.stdout
     assert counts["table"] == 3
     # the jobs each computes one thing (see test below)
     assert_no_duplicate_jobs(planned_jobs(result.stdout))

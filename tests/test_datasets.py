@@ -134,5 +134,5 @@ def test_toy_kinds_are_the_registry_entries_with_a_generator():
         assert len(toy.generate(kind, 5, 2)) == 5
     with pytest.raises(ValueError, match="'gsm8k' is not a toy dataset"):
         toy.generate("gsm8k", 1, 0)
-    # the embedded models' tokenizer corpus and warm-up draw from these, in this order
+    # the tiny models' tokenizer corpus and warm-up draw from these, in this order
     assert [name for name, spec in REGISTRY.items() if spec.warmup_corpus] == ["toy_math", "toy_choice", "toy_trivia"]

@@ -1,4 +1,4 @@
-"""One real end-to-end run of the embedded default's Table 3: tiny models built
+"""One real end-to-end run of the tiny models' grid's Table 3: tiny models built
 here, toy data made here, sampling through vLLM (CPU), everything else through
 transformers; a cascade, its shared first link, PGR, the report; then a
 three-link chain on top, and a rerun that has nothing left to do."""
@@ -22,8 +22,8 @@ THREE_LINKS = f"{S}~tiny-llama-s~{M}~{L}@alice"
 
 
 @pytest.fixture(scope="module")
-def run(embedded_run):
-    return embedded_run / "results"
+def run(toy_run):
+    return toy_run / "results"
 
 
 def _manifest(path):
@@ -75,7 +75,7 @@ def test_sampling_went_through_vllm_with_k_per_question(run):
 
 
 def test_the_tiny_models_answer_in_the_format(run):
-    # The embedded models' short warm-up (150 steps) must still teach the answer
+    # The tiny models' short warm-up (150 steps) must still teach the answer
     # format: the fine-tuned teachers' samples end in a parsable answer (0.95-0.99
     # here), and the base mid model's zero-shot answers in the strict closing line.
     for teacher in (f"{S}@teacher-cot", f"{M}@teacher-cot"):
@@ -202,7 +202,7 @@ def test_the_quickstart_demo_builds_on_the_same_models(run):
     result = snakemake(run.parent, "--cores", "2", "table_demo", timeout=1800, checkout=run.parent)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     ran = job_counts(result.stdout + result.stderr)
-    assert "build_embedded_model" not in ran and "prepare_data" not in ran
+    assert "build_tiny_model" not in ran and "prepare_data" not in ran
     table = pd.read_csv(run / "tables" / "table_demo.csv")
     assert list(dict.fromkeys(table["block"])) == [f"{S} -> {M}", f"{S} -> {L} (cascade)", "Ablation"]
     rows = ["Weak", "Original W2SG (Q-A)", "Original W2SG (Q-CoT-A)", "Alice", "Strong"]

@@ -150,7 +150,7 @@ def test_clustering_mode_comes_from_its_answer_type(parity):
         cluster_samples(samples, questions, by_embedding)
 
 
-def test_a_warmup_kind_joins_the_embedded_models_corpus(parity, tmp_path, monkeypatch):
+def test_a_warmup_kind_joins_the_tiny_models_corpus(parity, tmp_path, monkeypatch):
     prompts = tmp_path / "prompts"
     shutil.copytree(ROOT / "resources" / "prompts", prompts)
     (prompts / "question" / "yesno.txt").write_text("{question}\n\nEnd with the line \"Verdict: yes\" or \"Verdict: no\".\n")

@@ -12,10 +12,10 @@ import pytest
 from alice_w2s.backends.generation import GenerationResult, Generator, Sampling, open_generator
 from alice_w2s.backends.sharded import ShardedGenerator, shard_dir_for
 from alice_w2s.datasets.registry import get_spec
-from alice_w2s.embedded_models import build_tiny_model, build_tokenizer
 from alice_w2s.io import write_parquet
 from alice_w2s.prompts import Prompts
 from alice_w2s.stages.sample import sample_responses
+from alice_w2s.tiny_models import build_tiny_model, build_tokenizer
 
 PROMPTS = Prompts(Path(__file__).resolve().parents[1] / "resources" / "prompts")
 

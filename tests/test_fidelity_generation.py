@@ -10,8 +10,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from alice_w2s.backends.generation import GenerationResult, Sampling, open_generator
-from alice_w2s.embedded_models import build_tiny_model, build_tokenizer
 from alice_w2s.stage_generation import generation_stats
+from alice_w2s.tiny_models import build_tiny_model, build_tokenizer
 
 CHATS = [[{"role": "user", "content": f"what is {a} plus {a}?"}] for a in range(3)]
 

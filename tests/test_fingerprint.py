@@ -53,7 +53,7 @@ def test_jobs_that_generate_nothing_do_not_hash_the_generation_backend():
         "cluster.py",
         "slice_labels.py",
         "build_tokenizer.py",
-        "build_embedded_model.py",
+        "build_tiny_model.py",
         "table.py",
         "table_report.py",
     ):
@@ -158,13 +158,13 @@ def test_a_dataset_kinds_normaliser_reruns_only_its_data_preparation(package_cop
     )
     normalised_alike = {k for k, spec in REGISTRY.items() if spec.normalize is REGISTRY["triviaqa"].normalize}
     assert {kind for _, kind, _ in changed} == normalised_alike | {None}
-    assert {script for script, _, _ in changed} == {"prepare_data.py", "build_tokenizer.py", "build_embedded_model.py"}
+    assert {script for script, _, _ in changed} == {"prepare_data.py", "build_tokenizer.py", "build_tiny_model.py"}
 
 
 def test_a_toy_generator_reruns_only_its_kinds_data_preparation(package_copy):
     changed = changed_after(package_copy, "datasets/facts.py", 'n, "toy_facts"))]', 'n, "toy_facts"))][::-1]')
     assert {kind for _, kind, _ in changed} == {"toy_facts", None}
-    assert {script for script, _, _ in changed} == {"prepare_data.py", "build_tokenizer.py", "build_embedded_model.py"}
+    assert {script for script, _, _ in changed} == {"prepare_data.py", "build_tokenizer.py", "build_tiny_model.py"}
 
 
 def test_a_served_client_change_reruns_no_local_job(package_copy):

@@ -18,7 +18,7 @@ from alice_w2s.backends.generation import (
     Sampling,
     open_generator,
 )
-from alice_w2s.embedded_models import build_tiny_model, build_tokenizer
+from alice_w2s.tiny_models import build_tiny_model, build_tokenizer
 
 CHATS = [
     [{"role": "user", "content": f"Question: what is {a} plus {b}?"}]

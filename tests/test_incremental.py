@@ -1,4 +1,4 @@
-"""Change one thing at a time on a finished run of the embedded default and
+"""Change one thing at a time on a finished run of the tiny models' grid and
 check the exact set of jobs Snakemake then plans: the stage that uses the
 changed thing and what depends on it; nothing upstream, nothing beside."""
 
@@ -13,7 +13,7 @@ from snakemake_runner import copy_checkout, planned_outputs, snakemake
 from alice_w2s import plan
 
 pytestmark = pytest.mark.incremental
-D = "toy_trivia"  # Table 3 of the embedded default, as the session's run made it
+D = "toy_trivia"  # Table 3 of the tiny models' grid, as the session's run made it
 S, M, L = "tiny-qwen-s", "tiny-qwen-m", "tiny-qwen-l"
 TEACHERS = (f"{S}@teacher-cot", f"{M}@teacher-cot")
 DIRECT, FIRST, CASCADE = f"{M}~{L}@alice", f"{S}~{M}@alice", f"{S}~{M}~{L}@alice"
@@ -98,41 +98,41 @@ ALICE = from_uncertainty(TEACHERS[0]) | from_uncertainty(TEACHERS[1])
 ALICE |= quality(ALICE)
 
 
-def test_finished_run_plans_nothing(embedded_run):
-    assert plan_with(embedded_run) == set()
+def test_finished_run_plans_nothing(toy_run):
+    assert plan_with(toy_run) == set()
 
 
-def test_cluster_threshold_reruns_free_text_clustering_and_its_dependants(embedded_run):
-    planned = plan_with(embedded_run, "stages:\n  cluster:\n    threshold: 0.5\n")
+def test_cluster_threshold_reruns_free_text_clustering_and_its_dependants(toy_run):
+    planned = plan_with(toy_run, "stages:\n  cluster:\n    threshold: 0.5\n")
     assert planned == clusters_of_teachers() | ALICE | TABLE
 
 
-def test_summarizer_prompt_reruns_summaries_and_their_dependants(embedded_run):
-    planned = plan_after_edit(embedded_run, "resources/prompts/summarize/text.txt", "\nBe brief.\n")
+def test_summarizer_prompt_reruns_summaries_and_their_dependants(toy_run):
+    planned = plan_after_edit(toy_run, "resources/prompts/summarize/text.txt", "\nBe brief.\n")
     assert planned == ALICE | TABLE
 
 
-def test_student_learning_rate_reruns_student_training_and_what_it_teaches(embedded_run):
-    planned = plan_with(embedded_run, "sft:\n  roles:\n    student:\n      learning_rate: 5.0e-4\n")
+def test_student_learning_rate_reruns_student_training_and_what_it_teaches(toy_run):
+    planned = plan_with(toy_run, "sft:\n  roles:\n    student:\n      learning_rate: 5.0e-4\n")
     expected = trained(DIRECT) | {("sft", f"results/models/{D}/{MID}")} | from_mid_model()
     expected |= trained(W2S[0]) | {("sft", f"results/models/{D}/{W2S[1]}")} | trained(W2S[2])
     expected.add(("w2s_answers", f"results/w2s_answers/{D}/{W2S[1]}/s2of2.parquet"))
     assert planned == expected | quality(expected) | TABLE
 
 
-def test_k_reruns_sampling_and_everything_after_it(embedded_run):
-    planned = plan_with(embedded_run, "stages:\n  sample:\n    k: 5\n")
+def test_k_reruns_sampling_and_everything_after_it(toy_run):
+    planned = plan_with(toy_run, "stages:\n  sample:\n    k: 5\n")
     samples = {("sample", f"results/samples/{D}/{t}/all.parquet") for t in TEACHERS}
     assert planned == samples | clusters_of_teachers() | ALICE | TABLE
 
 
-def test_a_stage_code_change_reruns_that_stage_and_its_dependants(embedded_run):
-    planned = plan_after_edit(embedded_run, "src/alice_w2s/stages/cluster.py", "\nMIN_CLUSTER_SIZE = 2\n")
+def test_a_stage_code_change_reruns_that_stage_and_its_dependants(toy_run):
+    planned = plan_after_edit(toy_run, "src/alice_w2s/stages/cluster.py", "\nMIN_CLUSTER_SIZE = 2\n")
     assert planned == clusters_of_teachers() | ALICE | TABLE
 
 
-def test_a_workflow_script_change_reruns_its_rule_and_its_dependants(embedded_run):
-    planned = plan_after_edit(embedded_run, "workflow/scripts/cluster.py", "\nprint('clustered')\n")
+def test_a_workflow_script_change_reruns_its_rule_and_its_dependants(toy_run):
+    planned = plan_after_edit(toy_run, "workflow/scripts/cluster.py", "\nprint('clustered')\n")
     assert planned == clusters_of_teachers() | ALICE | TABLE
 
 
@@ -142,21 +142,21 @@ def touch_all(folder: Path) -> None:
             os.utime(path)
 
 
-def test_a_fresh_clone_with_the_results_copied_in_plans_nothing(embedded_run, tmp_path):
+def test_a_fresh_clone_with_the_results_copied_in_plans_nothing(toy_run, tmp_path):
     """A clone's files are all newer than the results (as after `git clone`); the
     results and .snakemake/ are copied with their times (`cp -a`)."""
     clone = copy_checkout(tmp_path / "clone")
     touch_all(clone)
     for name in ("results", ".snakemake"):
-        shutil.copytree(embedded_run / name, clone / name, symlinks=True)
+        shutil.copytree(toy_run / name, clone / name, symlinks=True)
     assert plan_with(clone) == set()
 
 
-def test_touching_every_file_of_the_checkout_plans_nothing(embedded_run):
+def test_touching_every_file_of_the_checkout_plans_nothing(toy_run):
     for name in ("Snakefile", "rules", "workflow", "config", "resources", "src", "profiles"):
-        path = embedded_run / name
+        path = toy_run / name
         touch_all(path) if path.is_dir() else os.utime(path)
-    assert plan_with(embedded_run) == set()
+    assert plan_with(toy_run) == set()
 
 
 COMMENT_EDITS = [
@@ -171,26 +171,26 @@ COMMENT_EDITS = [
 
 
 @pytest.mark.parametrize("relative", COMMENT_EDITS)
-def test_a_comment_plans_nothing(embedded_run, relative):
-    assert plan_after_edit(embedded_run, relative, "\n# a note for the next reader\n\n") == set()
+def test_a_comment_plans_nothing(toy_run, relative):
+    assert plan_after_edit(toy_run, relative, "\n# a note for the next reader\n\n") == set()
 
 
 @pytest.mark.parametrize("relative", ["src/alice_w2s/plan.py", "src/alice_w2s/io.py", "src/alice_w2s/runner.py"])
-def test_a_docstring_edit_plans_nothing(embedded_run, relative):
-    original = (embedded_run / relative).read_text()
+def test_a_docstring_edit_plans_nothing(toy_run, relative):
+    original = (toy_run / relative).read_text()
     first_line = original.split("\n", 1)[0]
     assert first_line.startswith('"""'), relative
-    assert plan_after_replace(embedded_run, relative, first_line, first_line + " Reworded.") == set()
+    assert plan_after_replace(toy_run, relative, first_line, first_line + " Reworded.") == set()
 
 
 def full_plan(checkout: Path) -> set[tuple[str, str]]:
     return plan_with(checkout, None, "--forceall")
 
 
-def test_a_generation_backend_change_reruns_only_what_generates_and_its_dependants(embedded_run):
-    planned = plan_after_edit(embedded_run, "src/alice_w2s/backends/generation.py", "\nDEFAULT_BATCH = 16\n")
-    untouched_rules = {"prepare_data", "transfer_questions", "build_tokenizer", "build_embedded_model", "labels_gold_sets"}
-    everything = full_plan(embedded_run)
+def test_a_generation_backend_change_reruns_only_what_generates_and_its_dependants(toy_run):
+    planned = plan_after_edit(toy_run, "src/alice_w2s/backends/generation.py", "\nDEFAULT_BATCH = 16\n")
+    untouched_rules = {"prepare_data", "transfer_questions", "build_tokenizer", "build_tiny_model", "labels_gold_sets"}
+    everything = full_plan(toy_run)
     # models fine-tuned on gold labels: nothing upstream of them generates text
     gold_trained = {job for job in everything if job[0] == "sft" and job[1].endswith(("@gold", "@teacher-qa"))}
     # and the scores of their gold labels
@@ -203,7 +203,7 @@ BESIDE_THE_RUN = [
     # bookkeeping (alice_w2s.fingerprint, OUTPUT_CODE): what a manifest records
     ("src/alice_w2s/io.py", '"host": socket.gethostname(),', '"host": socket.getfqdn(),'),
     ("src/alice_w2s/runner.py", 'log.info("done in %.1fs', 'log.warning("done in %.1fs'),
-    # the normaliser of a kind the run does not use (HotpotQA's; the embedded models'
+    # the normaliser of a kind the run does not use (HotpotQA's; the tiny models'
     # warm-up corpus draws on the toy kinds)
     ("src/alice_w2s/datasets/registry.py", '"answer": record["answer"].strip(),', '"answer": record["answer"],'),
     # the HTTP client of served models (the run's models are local)
@@ -212,30 +212,30 @@ BESIDE_THE_RUN = [
 
 
 @pytest.mark.parametrize(("relative", "old", "new"), BESIDE_THE_RUN, ids=lambda v: v.split("/")[-1] if "/" in v else None)
-def test_a_behaviour_change_beside_what_the_jobs_run_plans_nothing(embedded_run, relative, old, new):
-    assert plan_after_replace(embedded_run, relative, old, new) == set()
+def test_a_behaviour_change_beside_what_the_jobs_run_plans_nothing(toy_run, relative, old, new):
+    assert plan_after_replace(toy_run, relative, old, new) == set()
 
 
-def test_its_own_answer_types_extraction_reruns_what_reads_answers(embedded_run):
-    planned = plan_after_replace(embedded_run, "src/alice_w2s/answers.py", "return _clean_text_answer(found)", "return found")
+def test_its_own_answer_types_extraction_reruns_what_reads_answers(toy_run):
+    planned = plan_after_replace(toy_run, "src/alice_w2s/answers.py", "return _clean_text_answer(found)", "return found")
     rules = {rule for rule, _ in planned}
     assert {"sample", "cluster", "eval"} <= rules
-    # On this config that is everything from the embedded models on: their warm-up
+    # On this config that is everything from the tiny models on: their warm-up
     # corpus is built from the toy kinds through code that reads answers (which jobs
     # of other kinds stay put is tests/test_fingerprint.py's)
-    assert "build_embedded_model" in rules
+    assert "build_tiny_model" in rules
 
 
-def test_a_table_layout_change_reruns_only_the_tables(embedded_run):
-    assert plan_after_edit(embedded_run, "src/alice_w2s/tables.py", "\nCOLUMN_ORDER = None\n") == TABLE
+def test_a_table_layout_change_reruns_only_the_tables(toy_run):
+    assert plan_after_edit(toy_run, "src/alice_w2s/tables.py", "\nCOLUMN_ORDER = None\n") == TABLE
 
 
-def test_the_config_written_in_another_key_order_plans_nothing(embedded_run):
+def test_the_config_written_in_another_key_order_plans_nothing(toy_run):
     def reordered(value):
         if isinstance(value, dict):
             return {key: reordered(value[key]) for key in reversed(list(value))}
         return [reordered(v) for v in value] if isinstance(value, list) else value
 
-    config = yaml.safe_load((embedded_run / "config" / "toy.yaml").read_text())
-    (embedded_run / "reordered.yaml").write_text(yaml.safe_dump(reordered(config), sort_keys=False))
-    assert plan_with(embedded_run, None, "--configfile", str(embedded_run / "reordered.yaml")) == set()
+    config = yaml.safe_load((toy_run / "config" / "toy.yaml").read_text())
+    (toy_run / "reordered.yaml").write_text(yaml.safe_dump(reordered(config), sort_keys=False))
+    assert plan_with(toy_run, None, "--configfile", str(toy_run / "reordered.yaml")) == set()

@@ -35,10 +35,22 @@ def test_old_stage_keys_are_read_as_the_new_ones_with_a_note(capsys):
 
 
 @pytest.mark.incremental
-def test_a_finished_run_configured_with_the_old_names_plans_nothing(embedded_run):
-    overlay = embedded_run / "old_names.yaml"
+def test_a_finished_run_configured_with_the_old_names_plans_nothing(toy_run):
+    overlay = toy_run / "old_names.yaml"
     overlay.write_text("stages:\n  cot: {tries: 4}\n  summarize: {max_new_tokens: 48}\n  w2s: {max_new_tokens: 48}\n")
-    result = snakemake(embedded_run, "-n", "table3", "--configfile", str(embedded_run / "config" / "toy.yaml"), str(overlay),
-                       checkout=embedded_run)
+    result = snakemake(toy_run, "-n", "table3", "--configfile", str(toy_run / "config" / "toy.yaml"), str(overlay),
+                       checkout=toy_run)
     assert result.returncode == 0, result.stderr[-3000:]
     assert planned_outputs(result.stdout) == set()
+
+
+def test_the_old_name_of_the_tiny_models_is_read_as_tiny(capsys):
+    model = {"source": "embedded", "arch": "qwen2", "hidden_size": 128, "num_heads": 2, "num_layers": 2, "intermediate_size": 256}
+    config = validate({
+        "summarizer": "t", "models": {"t": model}, "embedded": {"vocab_size": 512},
+        "datasets": {"d": {"kind": "toy_math", "source": "toy", "toy": {"n_train": 8, "n_eval": 4}}},
+        "tables": {"table1": {"datasets": ["d"], "blocks": [{"name": "x", "rows": [{"label": "A", "model": "t@gold"}]}]}},
+    }, load_schema())
+    assert config["models"]["t"]["source"] == "tiny" and config["tiny"]["vocab_size"] == 512 and "embedded" not in config
+    err = capsys.readouterr().err
+    assert "note: config key embedded is now tiny" in err and "models.t.source: embedded is now tiny" in err

@@ -222,10 +222,10 @@ SEEDED_RULES = {"cot_filter", "labels_teacher_cot", "sample", "cluster", "summar
 
 
 @pytest.mark.incremental
-def test_a_second_seed_plans_only_its_own_runs_and_shares_the_rest(embedded_run):
-    (embedded_run / "seeds.yaml").write_text("seeds: [0, 1]\n")
-    result = snakemake(embedded_run, "-n", "table3", "--configfile", str(embedded_run / "config" / "toy.yaml"),
-                       str(embedded_run / "seeds.yaml"), checkout=embedded_run)
+def test_a_second_seed_plans_only_its_own_runs_and_shares_the_rest(toy_run):
+    (toy_run / "seeds.yaml").write_text("seeds: [0, 1]\n")
+    result = snakemake(toy_run, "-n", "table3", "--configfile", str(toy_run / "config" / "toy.yaml"),
+                       str(toy_run / "seeds.yaml"), checkout=toy_run)
     assert result.returncode == 0, result.stderr[-3000:]
     planned = planned_outputs(result.stdout)
     tables_jobs = {job for job in planned if job[0] in ("table", "table_report")}
@@ -233,20 +233,20 @@ def test_a_second_seed_plans_only_its_own_runs_and_shares_the_rest(embedded_run)
     seed1 = planned - tables_jobs
     # nothing of seed 0 reruns; every job of seed 1 is a seed-0 job of a seeded rule, under .s1
     assert all(".s1" in output for _, output in seed1)
-    everything = snakemake(embedded_run, "-n", "--forceall", "table3", checkout=embedded_run)
+    everything = snakemake(toy_run, "-n", "--forceall", "table3", checkout=toy_run)
     seed0 = {job for job in planned_outputs(everything.stdout) if job[0] in SEEDED_RULES}
     assert {(rule, output.replace(".s1", "")) for rule, output in seed1} == seed0
 
 
 @pytest.mark.incremental
-def test_a_seeded_job_really_samples_with_its_seed(embedded_run):
+def test_a_seeded_job_really_samples_with_its_seed(toy_run):
     target = "results/zeroshot/toy_trivia/tiny-qwen-m.s1/all.parquet"
-    (embedded_run / "seeds.yaml").write_text("seeds: [0, 1]\n")
-    result = snakemake(embedded_run, "--cores", "2", target, "--configfile", str(embedded_run / "config" / "toy.yaml"),
-                       str(embedded_run / "seeds.yaml"), checkout=embedded_run)
+    (toy_run / "seeds.yaml").write_text("seeds: [0, 1]\n")
+    result = snakemake(toy_run, "--cores", "2", target, "--configfile", str(toy_run / "config" / "toy.yaml"),
+                       str(toy_run / "seeds.yaml"), checkout=toy_run)
     assert result.returncode == 0, result.stderr[-3000:]
-    seed0 = pd.read_parquet(embedded_run / "results/zeroshot/toy_trivia/tiny-qwen-m/all.parquet")
-    seed1 = pd.read_parquet(embedded_run / target)
+    seed0 = pd.read_parquet(toy_run / "results/zeroshot/toy_trivia/tiny-qwen-m/all.parquet")
+    seed1 = pd.read_parquet(toy_run / target)
     assert list(seed0["id"]) == list(seed1["id"]) and list(seed0["response"]) != list(seed1["response"])
-    manifest = json.loads((embedded_run / f"{target}.manifest.json").read_text())
+    manifest = json.loads((toy_run / f"{target}.manifest.json").read_text())
     assert manifest["params"]["seed"] == 1

@@ -26,7 +26,7 @@ import yaml
 
 from alice_w2s.backends.generation import Sampling, open_generator
 from alice_w2s.backends.served import ServedError, chat_seed
-from alice_w2s.embedded_models import build_tiny_model, build_tokenizer
+from alice_w2s.tiny_models import build_tiny_model, build_tokenizer
 
 pytestmark = pytest.mark.slow
 

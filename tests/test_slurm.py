@@ -74,12 +74,12 @@ class Requeuer(threading.Thread):
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, embedded_run, tmp_path_factory):
+def runs(cluster, toy_run, tmp_path_factory):
     """In a copy of the session's finished local run, the teacher's sampling and
     everything after it redone through SLURM. SLURM thus runs a GPU-requesting
     generation job (sample), clustering, the summary, the synthesis, a GPU SFT job,
     evaluation and the table, and its outputs can be compared with the local ones."""
-    local = embedded_run
+    local = toy_run
     on_slurm = tmp_path_factory.mktemp("on_slurm") / "checkout"
     shutil.copytree(local, on_slurm, symlinks=True)  # results and .snakemake metadata, mtimes kept
     profile = on_slurm / "profiles" / "test"

@@ -22,8 +22,8 @@ def _runs(uri: str, experiment: str) -> dict[str, object]:
     return {run.info.run_name: run for run in runs}
 
 
-def test_a_finished_run_logged_and_read_back(embedded_run, tmp_path):
-    results = embedded_run / "results"
+def test_a_finished_run_logged_and_read_back(toy_run, tmp_path):
+    results = toy_run / "results"
     settings = {"backend": "mlflow", "uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "table3-test"}
     manifests = list(tracking._manifests(results))
     ledger = tmp_path / "ledger.json"

@@ -18,7 +18,7 @@ models write it). Neither ever picks a number or letter the response does not
 state as its answer. The flexible reading is the one scores and labels use.
 
 Everything that parses, scores or clusters responses (CoT filter, clustering,
-evaluation, the embedded models' warm-up) asks the dataset's registry entry
+evaluation, the tiny models' warm-up) asks the dataset's registry entry
 (``datasets.registry``) for its answer type, so a format lives in exactly one
 place. ``register_answer_type`` adds a new one.
 """
@@ -205,7 +205,7 @@ class AnswerType:
     # Clustering: by embedding similarity of the responses (needs an embedder and a
     # threshold), else by equal extracted answers.
     clusters_by_embedding: bool = False
-    # The embedded models' warm-up answer: this line ("{answer}" filled in) before
+    # The tiny models' warm-up answer: this line ("{answer}" filled in) before
     # the closing line; None: the row's worked solution, which ends with it.
     warmup: str | None = None
     # The text that opens the closing line's answer ("#### "), for clustering by the
@@ -242,7 +242,7 @@ class AnswerType:
         return self.final_line.format(answer=answer)
 
     def warmup_answer(self, row: dict) -> str:
-        """A short answer to a normalised row in this format, for the embedded models' warm-up."""
+        """A short answer to a normalised row in this format, for the tiny models' warm-up."""
         if self.warmup is None:
             return row["solution"]
         return self.warmup.format(answer=row["answer"]) + "\n" + self.format_final(row["answer"])

@@ -14,9 +14,9 @@ import yaml
 
 from alice_w2s import plan, schema_defaults
 from alice_w2s.datasets import registry
-from alice_w2s.embedded_models import HEAD_DIM
 from alice_w2s.run_settings import sft_recipe
 from alice_w2s.schema_defaults import as_number
+from alice_w2s.tiny_models import HEAD_DIM
 
 # Tables become target rules of their own name; these names are taken.
 RESERVED_RULE_NAMES = ("table_report",)
@@ -72,6 +72,7 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     """Return a copy of ``config`` with defaults filled in, or raise ConfigError."""
     config = copy.deepcopy(config)
     _rename_stage_keys(config)
+    _rename_tiny_models(config)
     # `--config seeds=[0,1]` reaches here as ['0', '1']: Snakemake reads list items on
     # the command line as text (YAML's base loader).
     if isinstance(config.get("seeds"), list):
@@ -91,6 +92,24 @@ def validate(config: dict, schema: dict | None = None) -> dict:
 # settings are under its rule's name). Their values are the same settings, so a
 # finished run configured with an old name reruns nothing.
 RENAMED_STAGE_KEYS = {"cot": "cot_filter", "summarize": "summarize_uncertainty", "w2s": "w2s_answers"}
+
+
+# An older release's name for the tiny random-weight models built from a seed (the
+# word now belongs to sentence embeddings only): `source: embedded` and the section
+# `embedded:` are read as `source: tiny` and `tiny:`.
+OLD_TINY_NAME = "embedded"
+
+
+def _rename_tiny_models(config: dict) -> None:
+    if OLD_TINY_NAME in config:
+        print(f"note: config key {OLD_TINY_NAME} is now tiny; read as such", file=sys.stderr)
+        given = config.pop(OLD_TINY_NAME)
+        current = config.get("tiny")
+        config["tiny"] = merge_config(current, given) if isinstance(current, dict) and isinstance(given, dict) else given
+    for name, model in (config.get("models") or {}).items():
+        if isinstance(model, dict) and model.get("source") == OLD_TINY_NAME:
+            print(f"note: config key models.{name}.source: {OLD_TINY_NAME} is now tiny; read as such", file=sys.stderr)
+            model["source"] = "tiny"
 
 
 def _rename_stage_keys(config: dict) -> None:
@@ -188,10 +207,10 @@ def _check_references(config: dict) -> None:
         where = f"config key models.{name}"
         if plan.SEED_SUFFIX_RE.search(name):
             raise ConfigError(f"{where}: a model name may not end in .s<number>, which model keys use for seeds")
-        if model["source"] == "embedded":
+        if model["source"] == "tiny":
             for key in ("arch", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
                 if key not in model:
-                    raise ConfigError(f"{where}.{key}: required for an embedded model")
+                    raise ConfigError(f"{where}.{key}: required for a tiny model")
             if model["hidden_size"] != HEAD_DIM * model["num_heads"]:
                 raise ConfigError(
                     f"{where}.hidden_size: must be {HEAD_DIM} x num_heads (vLLM on CPU needs head_dim {HEAD_DIM})"
@@ -263,8 +282,8 @@ def _check_derived(where: str, model: dict, models: dict) -> None:
 
 def _decoder_layer_count(model: dict) -> int | None:
     """Decoder layers of a model, where the config or a local file says it without
-    loading weights (embedded: num_layers; local: config.json; gguf: its header)."""
-    if model["source"] == "embedded":
+    loading weights (tiny: num_layers; local: config.json; gguf: its header)."""
+    if model["source"] == "tiny":
         return model.get("num_layers")
     if model["source"] == "local":
         config_file = Path(model["path"]) / "config.json"

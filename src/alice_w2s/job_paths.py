@@ -14,7 +14,7 @@ from alice_w2s import pipeline, plan
 from alice_w2s.datasets.registry import DatasetSpec, get_spec
 
 # Sources whose base model the workflow builds, and the rule that builds it.
-BUILDERS = {"embedded": "build_embedded_model", "gguf": "build_gguf_model", "derived": "build_derived_model"}
+BUILDERS = {"tiny": "build_tiny_model", "gguf": "build_gguf_model", "derived": "build_derived_model"}
 
 
 class JobPaths:

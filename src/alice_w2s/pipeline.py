@@ -55,8 +55,8 @@ STAGES: tuple[Stage, ...] = (
         title="Data",
     ),
     Stage("transfer_questions", {"": "data/{dataset}/transfer_questions.parquet"}, "light"),
-    Stage("build_tokenizer", {"": "base_models/_tokenizer"}, "light", title="Embedded models", directory=True),
-    Stage("build_embedded_model", {"": "base_models/{name}"}, "light", directory=True),
+    Stage("build_tokenizer", {"": "base_models/_tokenizer"}, "light", title="Tiny models", directory=True),
+    Stage("build_tiny_model", {"": "base_models/{name}"}, "light", directory=True),
     Stage("build_gguf_model", {"": "base_models/{name}"}, "generate", directory=True),
     Stage("build_derived_model", {"": "base_models/{name}"}, "generate", directory=True),
     Stage(

@@ -185,7 +185,7 @@ def check(config: dict) -> list[str]:
             accumulation_steps(recipe["effective_batch_size"], recipe["per_device_batch_size"], gpus)
         except ValueError as err:
             problems.append(f"sft of {name} ({role}) on {max(1, gpus)} GPU(s): {err}")
-        if gpus == 0 or model["source"] == "embedded":
+        if gpus == 0 or model["source"] == "tiny":
             continue  # CPU jobs: nothing to fit on a GPU
         need, have = sft_gpu_memory(model["size_b"], recipe, gpus), _gpu_mem(config, name)
         if need.total > have:
@@ -205,7 +205,7 @@ def check(config: dict) -> list[str]:
     # options (the summarizer's long context included): any model may run in any.
     for name in sorted(generating):
         model = models[name]
-        if model["gpus"] == 0 or model["source"] in ("embedded", "served"):
+        if model["gpus"] == 0 or model["source"] in ("tiny", "served"):
             continue  # a served model's memory is its server's business
         if not model["size_b"]:
             problems.append(

@@ -1,8 +1,8 @@
-"""Adapter: train the embedded models' shared tokenizer on toy text."""
+"""Adapter: train the tiny models' shared tokenizer on toy text."""
 
 from alice_w2s.datasets.corpus import tokenizer_corpus
-from alice_w2s.embedded_models import build_tokenizer
 from alice_w2s.prompts import prompts_from
+from alice_w2s.tiny_models import build_tokenizer
 
 
 def main(smk):

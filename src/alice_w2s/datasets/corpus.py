@@ -1,8 +1,8 @@
-"""Text for the embedded models: the tokenizer's training corpus and the short
+"""Text for the tiny models: the tokenizer's training corpus and the short
 warm-up that teaches the tiny models the answer formats.
 
 It is drawn from the toy kinds the registry marks ``warmup_corpus``, with its own
-seed (``embedded.corpus_seed``), apart from the seeds of the toy datasets
+seed (``tiny.corpus_seed``), apart from the seeds of the toy datasets
 themselves; each answer is written as its answer type's ``warmup_answer``.
 """
 

@@ -4,7 +4,7 @@ how answers are parsed, scored and clustered, and which prompt templates ask its
 questions).
 
 Everything else asks this registry: config validation (which kinds exist, which
-are toys), data preparation and toy generation, the embedded models' warm-up
+are toys), data preparation and toy generation, the tiny models' warm-up
 corpus, the CoT filter, clustering, labels and evaluation. A new kind is one
 ``register(DatasetSpec(...))`` call (the built-in kinds are registered at the end
 of this module).
@@ -55,7 +55,7 @@ class DatasetSpec:
     # called, so that jobs which make no toy data do not run (or hash) the
     # generators. None: a real dataset (source "hub" or "local").
     toy: Callable[[int, int], list[dict]] | str | None = None
-    # The embedded models' tokenizer corpus and format warm-up draw from this kind.
+    # The tiny models' tokenizer corpus and format warm-up draw from this kind.
     warmup_corpus: bool = False
 
     @property
@@ -203,7 +203,7 @@ for _spec in [
     DatasetSpec("triviaqa", "text", _triviaqa, "mandarjoshi/trivia_qa", "rc.nocontext", "train", "validation",
                 contain_match="aliases", question_key="question_id", fields=TRIVIAQA_FIELDS, hub_train_rows=138384),
     # Embedded stand-ins: the same normalisers, records made by datasets.toy; the
-    # embedded models' tokenizer corpus and warm-up come from these three.
+    # tiny models' tokenizer corpus and warm-up come from these three.
     DatasetSpec("toy_math", "number", _gsm8k, has_human_cot=True, toy=_TOY + "math_records", warmup_corpus=True),
     DatasetSpec("toy_choice", "choice", _arc, toy=_TOY + "choice_records", warmup_corpus=True),
     DatasetSpec("toy_trivia", "text", _triviaqa, contain_match="aliases", question_key="question_id",

@@ -1,7 +1,7 @@
 """Toy datasets made locally and deterministically from a seed.
 
 Each generator, ``(n, seed) -> records``, returns records in the *hub shape* of
-the real dataset it stands in for (gsm8k, ai2_arc, trivia_qa), so the embedded
+the real dataset it stands in for (gsm8k, ai2_arc, trivia_qa), so the tiny
 default runs the very same normalisers as the paper's data. The registry
 (``datasets.registry``) names the generator of each toy kind:
 - ``toy_math``   (``math_records``)   -> gsm8k shape: ``question``, ``answer`` = worked solution + ``#### n``

@@ -5,16 +5,16 @@ import zlib
 from transformers import AutoTokenizer
 
 from alice_w2s.datasets.corpus import warmup_conversations
-from alice_w2s.embedded_models import build_tiny_model
 from alice_w2s.prompts import prompts_from
 from alice_w2s.runner import run_stage
+from alice_w2s.tiny_models import build_tiny_model
 
 
 def main(smk):
     model = smk.params.settings
-    embedded = smk.params.embedded
+    tiny = smk.params.tiny
     tokenizer = AutoTokenizer.from_pretrained(smk.input.tokenizer)
-    conversations = warmup_conversations(embedded["corpus_rows"], embedded["corpus_seed"], prompts_from(smk.params))
+    conversations = warmup_conversations(tiny["corpus_rows"], tiny["corpus_seed"], prompts_from(smk.params))
     texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
     return build_tiny_model(
         smk.input.tokenizer,

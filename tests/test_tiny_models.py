@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from alice_w2s.embedded_models import build_tiny_model, build_tokenizer
+from alice_w2s.tiny_models import build_tiny_model, build_tokenizer
 
 TINY = {"hidden_size": 128, "num_layers": 2, "num_heads": 2, "intermediate_size": 256}
 
@@ -24,7 +24,7 @@ def toy_corpus(n: int = 200, seed: int = 0) -> list[str]:
 
 @pytest.fixture(scope="module")
 def tok_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("embedded") / "tokenizer"
+    out = tmp_path_factory.mktemp("tiny") / "tokenizer"
     build_tokenizer(toy_corpus(), out, vocab_size=512)
     return out
 
