@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from alice_w2s import pipeline, plan
 from alice_w2s.datasets.registry import DatasetSpec, get_spec
+from alice_w2s.run_settings import is_served, served_location
 
 # Sources whose base model the workflow builds, and the rule that builds it.
 BUILDERS = {"tiny": "build_tiny_model", "gguf": "build_gguf_model", "derived": "build_derived_model"}
@@ -66,10 +67,8 @@ class JobPaths:
         model = self.models[parsed.name]
         if model["source"] in BUILDERS:
             return {"path": self.base_model_dir(parsed.name), "revision": None}
-        if model["source"] == "served":
-            # An OpenAI-compatible server; the API key's variable name only, never the key.
-            served = {k: model.get(k) for k in ("url", "model", "api_key_env")}
-            return {"source": "served", **served, "revision": None, "client": self.config["generation"]["served"]}
+        if is_served(model):
+            return served_location(model, self.config)
         return {"path": model["path"], "revision": model.get("revision")}
 
     # --- training sets and what they are made from ---------------------------------------

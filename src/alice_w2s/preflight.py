@@ -205,8 +205,8 @@ def check(config: dict) -> list[str]:
     # options (the summarizer's long context included): any model may run in any.
     for name in sorted(generating):
         model = models[name]
-        if model["gpus"] == 0 or model["source"] in ("tiny", "served"):
-            continue  # a served model's memory is its server's business
+        if model_gpus(model) == 0 or model["source"] == "tiny":
+            continue  # on CPU; a served model generates on no GPU of ours (its server's business)
         if not model["size_b"]:
             problems.append(
                 f"model {name} runs on {model['gpus']} GPU(s) but has no size_b: its memory cannot be checked "

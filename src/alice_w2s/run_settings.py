@@ -1,5 +1,6 @@
 """What a validated config means for one job: a role's SFT recipe, a model's GPUs,
-a generating stage's backend and options, a dataset's split sizes. The rules and the
+what a served model is to the workflow, a generating stage's backend and options, a
+dataset's split sizes. The rules and the
 preflight ask these; ``alice_w2s.config`` loads and validates the config."""
 
 from __future__ import annotations
@@ -12,11 +13,25 @@ def sft_recipe(config: dict, role: str) -> dict:
     return {**recipe, **config["sft"]["roles"].get(role, {})}
 
 
+def is_served(model: dict) -> bool:
+    """The model (its config entry) answers from an OpenAI-compatible server
+    (`source: served`): the workflow builds, loads and places nothing for it. The jobs
+    reach it through ``stage_generation.job_backend``."""
+    return model["source"] == "served"
+
+
+def served_location(model: dict, config: dict) -> dict:
+    """What a job gets to reach a served model: its URL, served name and the NAME of
+    the variable holding its API key (never the key), with the HTTP client settings."""
+    served = {k: model.get(k) for k in ("url", "model", "api_key_env")}
+    return {"source": "served", **served, "revision": None, "client": config["generation"]["served"]}
+
+
 def model_gpus(model: dict, training: bool = False) -> int:
     """GPUs a job on this model (its config entry) asks for: `gpus` to generate,
     `sft_gpus` (default `gpus`) to train; 0 (CPU) to generate on a served model,
     whose server holds the GPUs."""
-    if model["source"] == "served" and not training:
+    if is_served(model) and not training:
         return 0
     if training and model.get("sft_gpus") is not None:
         return model["sft_gpus"]
