@@ -35,7 +35,7 @@ def main(smk):
     with atomic_path(smk.output.comparisons, ".csv") as tmp:
         comparisons.to_csv(tmp, index=False)
     markdown = to_markdown(frame, smk.params.title, set(smk.params.text_datasets), bootstrap["confidence"])
-    markdown += "\n".join(paired.to_markdown(comparisons, bootstrap["confidence"]))
+    markdown += "\n" + "\n".join(paired.to_markdown(comparisons, bootstrap["confidence"]))
     with atomic_path(smk.output.markdown, ".md") as tmp:
         tmp.write_text(markdown)
     with atomic_path(smk.output.plot, ".png") as tmp:
