@@ -21,8 +21,8 @@ def paper() -> dict:
 def test_paper_sampling_is_the_references(paper):
     stages = paper["stages"]
     expected = {
-        "cot": (0.7, 0.95), "sample": (0.9, 0.95), "summarize": (0.9, 0.95),
-        "zeroshot": (0.9, 0.95), "synthesize": (0.9, 0.95), "w2s": (0.6, 0.95),
+        "cot_filter": (0.7, 0.95), "sample": (0.9, 0.95), "summarize_uncertainty": (0.9, 0.95),
+        "zeroshot": (0.9, 0.95), "synthesize": (0.9, 0.95), "w2s_answers": (0.6, 0.95),
     }
     for stage, (temperature, top_p) in expected.items():
         assert (stages[stage]["temperature"], stages[stage]["top_p"]) == (temperature, top_p), stage
@@ -33,7 +33,7 @@ def test_paper_lengths_do_not_cut_answers_and_fit_each_stage_context(paper):
     stages, engine = paper["stages"], paper["generation"]["vllm"]
     for stage in GENERATING:
         context = {**engine, **stages[stage]["vllm"]}["max_model_len"]
-        if stage != "summarize":  # the reference's limit: long GSM8K solutions end inside it
+        if stage != "summarize_uncertainty":  # the reference's limit: long GSM8K solutions end inside it
             assert stages[stage]["max_new_tokens"] >= 4096, stage
         # room for the prompt beside the longest response
         assert context >= stages[stage]["max_new_tokens"] + 2048, stage
