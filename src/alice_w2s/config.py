@@ -94,13 +94,15 @@ def validate(config: dict, schema: dict | None = None) -> dict:
 RENAMED_STAGE_KEYS = {"cot": "cot_filter", "summarize": "summarize_uncertainty", "w2s": "w2s_answers"}
 
 
-# An older release's name for the tiny random-weight models built from a seed (the
-# word now belongs to sentence embeddings only): `source: embedded` and the section
-# `embedded:` are read as `source: tiny` and `tiny:`.
+# An older release's name for the tiny random-weight models built from a seed;
+# "embedded" now names only the embedded default (config/config.yaml), "embedding"
+# only sentence vectors.
 OLD_TINY_NAME = "embedded"
 
 
 def _rename_tiny_models(config: dict) -> None:
+    """Read `source: embedded` and the section `embedded:` as `source: tiny` and
+    `tiny:`, with a note."""
     if OLD_TINY_NAME in config:
         print(f"note: config key {OLD_TINY_NAME} is now tiny; read as such", file=sys.stderr)
         given = config.pop(OLD_TINY_NAME)
