@@ -1,4 +1,4 @@
-"""Part of the embedded default through profiles/slurm on a real single-node
+"""Part of the tiny models' grid (config/toy.yaml) through profiles/slurm on a real single-node
 SLURM started on this machine (tools/slurm_local.sh, fake GPUs). Skipped, with
 the reason, where the SLURM binaries are missing; CI installs them."""
 
