@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from alice_w2s.pgr import CHUNK, percentile_interval
+from alice_w2s.pgr import percentile_interval, seeds_then_items
 from alice_w2s.plan import cell_in_seed, parse_key
 
 MEAN = "mean"
@@ -89,18 +89,9 @@ def pooled_difference(
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 2 or a.size == 0:
         raise ValueError("a pooled comparison needs both models' runs on the same, non-empty item list")
-    seeds, n = a.shape
-    differences = a - b
-    rng = np.random.default_rng(seed)
-    means = np.empty(iterations)
-    chunk = max(1, CHUNK // seeds)
-    for start in range(0, iterations, chunk):
-        size = min(chunk, iterations - start)
-        runs = rng.integers(0, seeds, size=(size, seeds))
-        items = rng.integers(0, n, size=(size, seeds, n))
-        means[start : start + size] = differences[runs[:, :, None], items].mean(axis=(1, 2))
+    means = seeds_then_items((a - b)[:, None, :], iterations, seed)[:, 0]
     low, high = percentile_interval(means, confidence)
-    return _result(a, b, n, low, high)
+    return _result(a, b, a.shape[1], low, high)
 
 
 def _result(a: np.ndarray, b: np.ndarray, n: int, low: float, high: float) -> dict:
@@ -207,4 +198,3 @@ def to_markdown(frame: pd.DataFrame, confidence: float) -> list[str]:
             f"{row.only_model_right} / {row.only_other_right} | {row.mcnemar_p:.3g} |"
         )
     return lines + [""]
-

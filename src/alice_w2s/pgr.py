@@ -63,6 +63,14 @@ def seeds_bootstrap(
         return paired_bootstrap(correct[0], iterations, confidence, seed)
     if n == 0:
         raise ValueError("PGR needs at least one eval item")
+    return _from_draws(correct.mean(axis=(0, 2)), seeds_then_items(correct, iterations, seed), confidence)
+
+
+def seeds_then_items(values: np.ndarray, iterations: int, seed: int) -> np.ndarray:
+    """Bootstrap means of ``values`` (seeds, rows, items), one row per draw: each draw
+    resamples the seeds, then, for each drawn seed, the items (every row on the same
+    items), and averages over both. Used for PGR and for pooled paired comparisons."""
+    seeds, rows, n = values.shape
     rng = np.random.default_rng(seed)
     means = np.empty((iterations, rows))
     chunk = max(1, CHUNK // seeds)
@@ -70,10 +78,10 @@ def seeds_bootstrap(
         size = min(chunk, iterations - start)
         runs = rng.integers(0, seeds, size=(size, seeds))
         items = rng.integers(0, n, size=(size, seeds, n))
-        # picked[d, s, r, i] = correct[runs[d, s], r, items[d, s, i]]
-        picked = correct[runs[:, :, None, None], np.arange(rows)[None, None, :, None], items[:, :, None, :]]
+        # picked[d, s, r, i] = values[runs[d, s], r, items[d, s, i]]
+        picked = values[runs[:, :, None, None], np.arange(rows)[None, None, :, None], items[:, :, None, :]]
         means[start : start + size] = picked.mean(axis=(1, 3))
-    return _from_draws(correct.mean(axis=(0, 2)), means, confidence)
+    return means
 
 
 def _from_draws(point: np.ndarray, means: np.ndarray, confidence: float) -> dict:

@@ -58,8 +58,12 @@ def collect(
     def items(dataset: str, model: str) -> pd.DataFrame:
         return pd.read_parquet(items_path(dataset, model), columns=["id", "correct"])
 
+    @functools.cache  # a seed's alignment serves its PGR and the mean row's
+    def aligned(dataset: str, model: str, weak: str, strong: str) -> np.ndarray:
+        return pgr.align(*(items(dataset, k) for k in (model, weak, strong)))
+
     def correct(cell: dict) -> np.ndarray:
-        return pgr.align(*(items(cell["dataset"], k) for k in (cell["model"], cell["weak"], cell["strong"])))
+        return aligned(cell["dataset"], cell["model"], cell["weak"], cell["strong"])
 
     per_seed = []
     for run in runs:
