@@ -103,11 +103,7 @@ OLD_TINY_NAME = "embedded"
 def _rename_tiny_models(config: dict) -> None:
     """Read `source: embedded` and the section `embedded:` as `source: tiny` and
     `tiny:`, with a note."""
-    if OLD_TINY_NAME in config:
-        print(f"note: config key {OLD_TINY_NAME} is now tiny; read as such", file=sys.stderr)
-        given = config.pop(OLD_TINY_NAME)
-        current = config.get("tiny")
-        config["tiny"] = merge_config(current, given) if isinstance(current, dict) and isinstance(given, dict) else given
+    _read_old_key(config, OLD_TINY_NAME, "tiny")
     for name, model in (config.get("models") or {}).items():
         if isinstance(model, dict) and model.get("source") == OLD_TINY_NAME:
             print(f"note: config key models.{name}.source: {OLD_TINY_NAME} is now tiny; read as such", file=sys.stderr)
@@ -121,12 +117,17 @@ def _rename_stage_keys(config: dict) -> None:
     if not isinstance(stages, dict):
         return
     for old, new in RENAMED_STAGE_KEYS.items():
-        if old in stages:
-            print(f"note: config key stages.{old} is now stages.{new}; read as such", file=sys.stderr)
-            given = stages.pop(old)
-            current = stages.get(new)
-            both = isinstance(current, dict) and isinstance(given, dict)
-            stages[new] = merge_config(current, given) if both else given
+        _read_old_key(stages, old, new, "stages.")
+
+
+def _read_old_key(mapping: dict, old: str, new: str, where: str = "") -> None:
+    """Read ``mapping[old]`` as ``mapping[new]``, its values on top of the new key's (a
+    file given after the embedded default may still use the old name), with a note."""
+    if old not in mapping:
+        return
+    print(f"note: config key {where}{old} is now {where}{new}; read as such", file=sys.stderr)
+    given, current = mapping.pop(old), mapping.get(new)
+    mapping[new] = merge_config(current, given) if isinstance(current, dict) and isinstance(given, dict) else given
 
 
 def canonical(value: object) -> object:

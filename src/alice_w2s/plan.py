@@ -350,6 +350,13 @@ def ceiling_meaning(key: str) -> str:
     return "a model key the table names"
 
 
+def ceilings_text(strong_keys) -> str:
+    """The PGR ceilings behind a table's rows (their Strong keys, any seed), each once,
+    in words: "key, what it learned from; ..." (empty for none)."""
+    ceilings = dict.fromkeys(str(unseeded(key)) for key in strong_keys)
+    return "; ".join(f"{key}, {ceiling_meaning(key)}" for key in ceilings)
+
+
 def block_rows(block: dict) -> list[dict]:
     """A table block's rows: listed in config, or Table 1's rows for a chain: Weak,
     the original-W2SG rows, Alice, then a Strong row per entry of its ``ceilings``

@@ -227,8 +227,7 @@ def to_markdown(frame: pd.DataFrame, title: str, text_datasets: set[str], confid
                 setting=[f"{w} / {s}" if isinstance(w, str) else "—" for w, s in zip(group["weak"], group["strong"], strict=True)]
             )
             lines += _grid(with_baselines, datasets, _pgr_text, second="Weak / Strong")
-            ceilings = dict.fromkeys(plan.unseeded(k) for k in group["strong"].dropna())
-            lines += ["", "PGR's ceiling (Strong): " + "; ".join(f"{k}, {plan.ceiling_meaning(str(k))}" for k in ceilings) + "."]
+            lines += ["", f"PGR's ceiling (Strong): {plan.ceilings_text(group['strong'].dropna())}."]
         qa = [d for d in datasets if d in text_datasets]
         formatted = [d for d in datasets if d not in text_datasets]
         if formatted and group["strict_accuracy"].notna().all():

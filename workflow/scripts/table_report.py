@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from alice_w2s.io import atomic_path
-from alice_w2s.plan import ceiling_meaning, unseeded
+from alice_w2s.plan import ceilings_text
 from alice_w2s.provenance import lineage
 from alice_w2s.report import settings_frame, stage_frames, time_per_stage, to_html
 from alice_w2s.runner import run_stage
@@ -17,7 +17,7 @@ from alice_w2s.training_curves import plot_curves, read_curves
 def main(smk):
     table_rows = pd.read_csv(smk.input.table)
     sources = list(table_rows["source"].dropna())  # a mean row over seeds has none
-    ceilings = dict.fromkeys(str(unseeded(k)) for k in table_rows["strong"].dropna())
+    ceilings = ceilings_text(table_rows["strong"].dropna())
     manifests = lineage(*sources)
     results = smk.params.results
     stages = stage_frames(manifests, results)
@@ -26,7 +26,7 @@ def main(smk):
         intro = (f"What each job counted, per stage, for every artifact behind {table}, and the time "
                  "its jobs took (wall-clock hours from the manifests; `python -m alice_w2s.cost` gives the "
                  "GPU-hours requested). PGR's ceiling (Strong): "
-                 + ("; ".join(f"{k}, {ceiling_meaning(k)}" for k in ceilings) or "none in this table") + ".")
+                 + (ceilings or "none in this table") + ".")
         tmp.write_text(to_html(f"Run statistics: {table}", intro, {"Time per stage": time_per_stage(stages), **stages}))
     settings = settings_frame(manifests, results)
     by_stage = {stage: group.drop(columns="stage") for stage, group in settings.groupby("stage", sort=False)}
