@@ -5,13 +5,25 @@ padding-free rows, and with the loss chunked over response tokens
 
 Each way runs in a fresh process on the same model, examples, seed and batch size
 (8, one epoch): forward, backward and an AdamW step per batch, as Trainer does.
-Printed per way: real (non-pad) tokens per second, the padded share of the
-batches, the process's peak resident memory, and that peak above the memory held
-once the model is loaded (what training itself adds: activations, logits,
-gradients, optimizer state).
+Every way runs ``--rounds`` times (default 2), one round of all ways after another, so
+that a slow spell of this shared machine slows every way; the fastest and slowest
+round's seconds are printed. Printed per way: real (non-pad) tokens per second (of
+the fastest round), the padded share of the batches, the process's peak resident
+memory, and that peak above the memory held once the model is loaded (what training
+itself adds: activations, logits, gradients, optimizer state).
 
     .venv/bin/python benchmarks/sft_throughput.py                  # LoRA and full, built-in examples
     .venv/bin/python benchmarks/sft_throughput.py --labels results/labels/toy_facts/synthesized/X.parquet
+
+Then the bound no batching or loss path can pass on this machine: the matrix
+products training these examples needs (counted by torch's FlopCounterMode with each
+example alone in its batch: no padding, logits on response positions only), at the
+fastest fp32 matrix-product rate measured on the model's shapes in the same run.
+Attention and elementwise work are left out of that count, so the bound is generous.
+Each way's own matrix-product FLOPs (counted in an extra untimed pass) and the share
+of its time they would take at that rate are printed with it. A last way,
+"now, with gradient checkpointing" (``sft.gradient_checkpointing``), shows what
+recomputing activations in the backward pass trades: memory for time.
 
 The built-in examples are the embedded default's shapes: toy_arithmetic questions
 with their worked solutions (GSM8K's format) and toy_facts questions with a short
@@ -29,20 +41,23 @@ import sys
 import time
 from pathlib import Path
 
-from alice_w2s.backends.sft import CHUNKED, RESPONSE_POSITIONS
+from alice_w2s.backends.sft import CHUNKED, RESPONSE_POSITIONS, response_only_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WAYS = {
-    # name: (length-grouped batches, the loss's logits path, packed rows); "model" is the
-    # model's own loss over full logits, the others are backends.sft's loss_path values
-    "random batches, full logits (before)": (False, "model", False),
-    "length-grouped, full logits": (True, "model", False),
-    "length-grouped, response logits": (True, RESPONSE_POSITIONS, False),
-    "... and packed rows": (True, RESPONSE_POSITIONS, True),
-    "... and the chunked loss (now)": (True, CHUNKED, True),
+    # name: (length-grouped batches, the loss's logits path, packed rows, gradient
+    # checkpointing); "model" is the model's own loss over full logits, the others are
+    # backends.sft's loss_path values
+    "random batches, full logits (before)": (False, "model", False, False),
+    "length-grouped, full logits": (True, "model", False, False),
+    "length-grouped, response logits": (True, RESPONSE_POSITIONS, False, False),
+    "... and packed rows": (True, RESPONSE_POSITIONS, True, False),
+    "... and the chunked loss (now)": (True, CHUNKED, True, False),
+    "now, with gradient checkpointing": (True, CHUNKED, True, True),
 }
 NOW = "... and the chunked loss (now)"
+CHECKPOINTED = "now, with gradient checkpointing"
 BATCH = 8
 
 
@@ -83,13 +98,44 @@ def current_rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+def matmul_gflops(model: object, tokens: int) -> float:
+    """The fastest fp32 matrix-product rate (GFLOP/s) this process reaches on the
+    model's shapes: a batch of ``tokens`` rows through its hidden and MLP widths, both
+    ways round (forward and backward products)."""
+    import torch
+
+    config = model.config.get_text_config()
+    hidden, inner = config.hidden_size, config.intermediate_size
+    best = 0.0
+    for k, n in ((hidden, inner), (inner, hidden), (hidden, hidden)):
+        a, b = torch.randn(tokens, k), torch.randn(k, n)
+        a @ b  # warm up
+        repeats = 20
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * tokens * k * n * repeats / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def counted_flops(model: object, batches: list, logits: str) -> int:
+    """The matrix-product FLOPs of forward and backward over ``batches`` (untimed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        for batch in batches:
+            loss = model(**batch).loss if logits == "model" else response_only_loss(model, batch, None, logits)[0]
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
 def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: bool, logits: str,
-           packed: bool) -> dict:
+           packed: bool, checkpointing: bool = False, bound: bool = False, count: bool = True) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from alice_w2s.backends.sft import response_only_loss
     from alice_w2s.backends.sft_examples import PadCollator, build_training_set
     from alice_w2s.backends.sft_packing import PackCollator, packing_cost
 
@@ -102,7 +148,15 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
 
         model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32, lora_dropout=0.0,
                                                  target_modules="all-linear"))
+    if checkpointing:  # as backends.sft sets it up for LoRA's frozen inputs
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     model.train()
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if bound:  # each example alone: no padding, response logits, no recompute
+        real = sum(len(e["input_ids"]) for e in examples)
+        flops = counted_flops(model, [PadCollator(pad_id)([e]) for e in examples], RESPONSE_POSITIONS)
+        return {"real_tokens": real, "flops": flops, "matmul_gflops": matmul_gflops(model, BATCH * real // len(examples))}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     loaded = current_rss_mib()
     generator = torch.Generator().manual_seed(0)
@@ -110,7 +164,6 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
         order = list(LengthGroupedSampler(BATCH, lengths=[len(e["input_ids"]) for e in examples], generator=generator))
     else:
         order = torch.randperm(len(examples), generator=generator).tolist()
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     collator = PackCollator(pad_id, packing_cost(model)[0]) if packed else PadCollator(pad_id)
     batches = [collator([examples[i] for i in order[s:s + BATCH]]) for s in range(0, len(order), BATCH)]
     losses = []
@@ -125,12 +178,14 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss))
     seconds = time.perf_counter() - started
+    peak, above_load = rss_mib(), rss_mib() - loaded  # before the counting pass below
     return {
         "seconds": seconds,
+        "flops": counted_flops(model, batches, logits) if count else None,
         "real_tokens": collator.real_tokens,
         "batch_tokens": collator.batch_tokens,
-        "peak_mib": rss_mib(),
-        "above_load_mib": rss_mib() - loaded,
+        "peak_mib": peak,
+        "above_load_mib": above_load,
         "first_loss": losses[0],
         "mean_loss": sum(losses) / len(losses),
     }
@@ -142,6 +197,7 @@ def main() -> None:
     parser.add_argument("--answer-type", default="number", help="the --labels set's question template")
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--modes", default="lora,full")
+    parser.add_argument("--rounds", type=int, default=2, help="timed runs of every way (the fastest is shown)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -156,20 +212,33 @@ def main() -> None:
     pairs = parquet_pairs(args.labels, args.examples, args.answer_type) if args.labels else builtin_pairs(args.examples)
     print(f"model: {description}; {len(pairs)} examples, batch {BATCH}, one epoch; "
           f"data: {args.labels or 'built-in toy_arithmetic + toy_facts'}")
+    def run_worker(**spec: object) -> dict:
+        spec = {"model_dir": str(folder), "pairs": pairs, **spec}
+        out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
     for mode in args.modes.split(","):
         print(f"\n{mode}:")
-        print(f"{'way':40s} {'seconds':>8s} {'real tok/s':>10s} {'padding':>8s} {'peak MiB':>9s} {'above load':>10s}")
+        ideal = run_worker(mode=mode, grouped=False, logits=RESPONSE_POSITIONS, packed=False, bound=True)
+        rate = ideal["matmul_gflops"] * 1e9
+        print(f"{'way':40s} {'fastest':>8s} {'slowest':>8s} {'real tok/s':>10s} {'padding':>8s} {'peak MiB':>9s} {'above load':>10s} "
+              f"{'matmul GFLOP':>12s} {'at peak':>8s}")
+        runs: dict[str, list[dict]] = {name: [] for name in WAYS}
+        for round_ in range(args.rounds):  # every way once per round, so a slow spell of the machine hits all
+            for name, (grouped, logits, packed, checkpointing) in WAYS.items():
+                runs[name].append(run_worker(mode=mode, grouped=grouped, logits=logits, packed=packed,
+                                             checkpointing=checkpointing, count=round_ == 0))
         results = {}
-        for name, (grouped, logits, packed) in WAYS.items():
-            spec = {"model_dir": str(folder), "pairs": pairs, "mode": mode, "grouped": grouped,
-                    "logits": logits, "packed": packed}
-            out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], check=True,
-                                 capture_output=True, text=True).stdout
-            r = results[name] = json.loads(out.strip().splitlines()[-1])
+        for name, rounds in runs.items():
+            # the fastest round's time; memory, FLOPs and losses are the first round's (they do not vary)
+            r = results[name] = {**rounds[0], "seconds": min(x["seconds"] for x in rounds)}
             r["tokens_per_s"] = r["real_tokens"] / r["seconds"]
             padding = 1 - r["real_tokens"] / r["batch_tokens"]
-            print(f"{name:40s} {r['seconds']:8.2f} {r['tokens_per_s']:10.1f} {padding:8.1%} "
-                  f"{r['peak_mib']:9.0f} {r['above_load_mib']:10.0f}", flush=True)
+            # the share of the way's time its matrix products would take at the measured rate
+            print(f"{name:40s} {r['seconds']:8.2f} {max(x['seconds'] for x in rounds):8.2f} {r['tokens_per_s']:10.1f} "
+                  f"{padding:8.1%} {r['peak_mib']:9.0f} {r['above_load_mib']:10.0f} {r['flops'] / 1e9:12.0f} "
+                  f"{r['flops'] / rate / r['seconds']:8.0%}", flush=True)
         before, now = results["random batches, full logits (before)"], results[NOW]
         unpacked, packed = results["length-grouped, response logits"], results["... and packed rows"]
         for a, b, what in ((packed, unpacked, "packed rows over unpacked"), (now, packed, "chunked over unchunked")):
@@ -179,7 +248,16 @@ def main() -> None:
         print(f"now over before: {now['tokens_per_s'] / before['tokens_per_s']:.2f}x real tokens/s (goal >= 1.5x), "
               f"{before['above_load_mib'] / max(now['above_load_mib'], 1):.2f}x less memory above the loaded model "
               f"(goal >= 2x), peak {before['peak_mib'] / now['peak_mib']:.2f}x")
-
+        bound = ideal["real_tokens"] / (ideal["flops"] / rate)
+        print(f"bound: the examples' matrix products alone ({ideal['flops'] / 1e9:.0f} GFLOP, no padding, response "
+              f"logits) at this machine's measured {ideal['matmul_gflops']:.0f} GFLOP/s: {bound:.1f} real tokens/s, "
+              f"{bound / before['tokens_per_s']:.2f}x before's, {bound / now['tokens_per_s']:.2f}x now's")
+        checked = results[CHECKPOINTED]
+        print(f"gradient checkpointing over now: {checked['tokens_per_s'] / now['tokens_per_s']:.2f}x real tokens/s, "
+              f"{now['above_load_mib'] / max(checked['above_load_mib'], 1):.2f}x less memory above the loaded model; "
+              f"over before: {checked['tokens_per_s'] / before['tokens_per_s']:.2f}x real tokens/s, "
+              f"{before['above_load_mib'] / max(checked['above_load_mib'], 1):.2f}x less memory; "
+              f"mean loss {checked['mean_loss']:.6f} against {now['mean_loss']:.6f}")
 
 if __name__ == "__main__":
     main()
