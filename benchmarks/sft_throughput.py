@@ -21,9 +21,12 @@ example alone in its batch: no padding, logits on response positions only), at t
 fastest fp32 matrix-product rate measured on the model's shapes in the same run.
 Attention and elementwise work are left out of that count, so the bound is generous.
 Each way's own matrix-product FLOPs (counted in an extra untimed pass) and the share
-of its time they would take at that rate are printed with it. A last way,
-"now, with gradient checkpointing" (``sft.gradient_checkpointing``), shows what
-recomputing activations in the backward pass trades: memory for time.
+of its time they would take at that rate are printed with it. Two last ways show
+what the recipe's other switches would trade on this machine: "now, with gradient
+checkpointing" (``sft.gradient_checkpointing``: activations recomputed in the
+backward pass, memory for time) and "now, in bf16" (autocast, and for LoRA a bf16
+base, as ``sft.bf16`` trains on a GPU; on a CPU the workflow trains in fp32 whatever
+``sft.bf16`` says).
 
 The built-in examples are the embedded default's shapes: toy_arithmetic questions
 with their worked solutions (GSM8K's format) and toy_facts questions with a short
@@ -40,24 +43,32 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from alice_w2s.backends.sft import CHUNKED, RESPONSE_POSITIONS, response_only_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+class Way(NamedTuple):
+    grouped: bool  # length-grouped batches
+    logits: str  # "model": the model's own loss over full logits; else a backends.sft loss_path value
+    packed: bool  # padding-free rows (backends.sft_packing)
+    checkpointing: bool = False  # gradient checkpointing
+    bf16: bool = False  # bf16 autocast (LoRA: a bf16 base), as backends.sft trains with sft.bf16
+
+
 WAYS = {
-    # name: (length-grouped batches, the loss's logits path, packed rows, gradient
-    # checkpointing); "model" is the model's own loss over full logits, the others are
-    # backends.sft's loss_path values
-    "random batches, full logits (before)": (False, "model", False, False),
-    "length-grouped, full logits": (True, "model", False, False),
-    "length-grouped, response logits": (True, RESPONSE_POSITIONS, False, False),
-    "... and packed rows": (True, RESPONSE_POSITIONS, True, False),
-    "... and the chunked loss (now)": (True, CHUNKED, True, False),
-    "now, with gradient checkpointing": (True, CHUNKED, True, True),
+    "random batches, full logits (before)": Way(False, "model", False),
+    "length-grouped, full logits": Way(True, "model", False),
+    "length-grouped, response logits": Way(True, RESPONSE_POSITIONS, False),
+    "... and packed rows": Way(True, RESPONSE_POSITIONS, True),
+    "... and the chunked loss (now)": Way(True, CHUNKED, True),
+    "now, with gradient checkpointing": Way(True, CHUNKED, True, checkpointing=True),
+    "now, in bf16": Way(True, CHUNKED, True, bf16=True),
 }
 NOW = "... and the chunked loss (now)"
 CHECKPOINTED = "now, with gradient checkpointing"
+BF16 = "now, in bf16"
 BATCH = 8
 
 
@@ -98,17 +109,17 @@ def current_rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def matmul_gflops(model: object, tokens: int) -> float:
-    """The fastest fp32 matrix-product rate (GFLOP/s) this process reaches on the
-    model's shapes: a batch of ``tokens`` rows through its hidden and MLP widths, both
-    ways round (forward and backward products)."""
+def matmul_gflops(model: object, tokens: int, dtype: object) -> float:
+    """The fastest matrix-product rate (GFLOP/s) this process reaches in ``dtype`` on
+    the model's shapes: a batch of ``tokens`` rows through its hidden and MLP widths,
+    both ways round (forward and backward products)."""
     import torch
 
     config = model.config.get_text_config()
     hidden, inner = config.hidden_size, config.intermediate_size
     best = 0.0
     for k, n in ((hidden, inner), (inner, hidden), (hidden, hidden)):
-        a, b = torch.randn(tokens, k), torch.randn(k, n)
+        a, b = torch.randn(tokens, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
         a @ b  # warm up
         repeats = 20
         started = time.perf_counter()
@@ -118,20 +129,27 @@ def matmul_gflops(model: object, tokens: int) -> float:
     return best
 
 
-def counted_flops(model: object, batches: list, logits: str) -> int:
+def batch_loss(model: object, batch: dict, logits: str, bf16: bool) -> object:
+    import torch
+
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        return model(**batch).loss if logits == "model" else response_only_loss(model, batch, None, logits)[0]
+
+
+def counted_flops(model: object, batches: list, logits: str, bf16: bool) -> int:
     """The matrix-product FLOPs of forward and backward over ``batches`` (untimed)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:
         for batch in batches:
-            loss = model(**batch).loss if logits == "model" else response_only_loss(model, batch, None, logits)[0]
-            loss.backward()
+            batch_loss(model, batch, logits, bf16).backward()
             model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
 
 
 def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: bool, logits: str,
-           packed: bool, checkpointing: bool = False, bound: bool = False, count: bool = True) -> dict:
+           packed: bool, checkpointing: bool = False, bf16: bool = False, bound: bool = False,
+           count: bool = True) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -142,7 +160,8 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     examples, _ = build_training_set(tokenizer, pairs, max_length=384)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    # as backends.sft: with bf16, LoRA trains on a bf16 base, full fine-tuning on fp32 master weights
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if bf16 and mode == "lora" else torch.float32)
     if mode == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -155,8 +174,10 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if bound:  # each example alone: no padding, response logits, no recompute
         real = sum(len(e["input_ids"]) for e in examples)
-        flops = counted_flops(model, [PadCollator(pad_id)([e]) for e in examples], RESPONSE_POSITIONS)
-        return {"real_tokens": real, "flops": flops, "matmul_gflops": matmul_gflops(model, BATCH * real // len(examples))}
+        flops = counted_flops(model, [PadCollator(pad_id)([e]) for e in examples], RESPONSE_POSITIONS, False)
+        tokens = BATCH * real // len(examples)
+        return {"real_tokens": real, "flops": flops, "matmul_gflops": matmul_gflops(model, tokens, torch.float32),
+                "bf16_matmul_gflops": matmul_gflops(model, tokens, torch.bfloat16)}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     loaded = current_rss_mib()
     generator = torch.Generator().manual_seed(0)
@@ -169,10 +190,7 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
     losses = []
     started = time.perf_counter()
     for batch in batches:
-        if logits != "model":
-            loss, _ = response_only_loss(model, batch, None, logits)
-        else:
-            loss = model(**batch).loss
+        loss = batch_loss(model, batch, logits, bf16)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -181,7 +199,7 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
     peak, above_load = rss_mib(), rss_mib() - loaded  # before the counting pass below
     return {
         "seconds": seconds,
-        "flops": counted_flops(model, batches, logits) if count else None,
+        "flops": counted_flops(model, batches, logits, bf16) if count else None,
         "real_tokens": collator.real_tokens,
         "batch_tokens": collator.batch_tokens,
         "peak_mib": peak,
@@ -226,9 +244,8 @@ def main() -> None:
               f"{'matmul GFLOP':>12s} {'at peak':>8s}")
         runs: dict[str, list[dict]] = {name: [] for name in WAYS}
         for round_ in range(args.rounds):  # every way once per round, so a slow spell of the machine hits all
-            for name, (grouped, logits, packed, checkpointing) in WAYS.items():
-                runs[name].append(run_worker(mode=mode, grouped=grouped, logits=logits, packed=packed,
-                                             checkpointing=checkpointing, count=round_ == 0))
+            for name, way in WAYS.items():
+                runs[name].append(run_worker(mode=mode, **way._asdict(), count=round_ == 0))
         results = {}
         for name, rounds in runs.items():
             # the fastest round's time; memory, FLOPs and losses are the first round's (they do not vary)
@@ -236,9 +253,10 @@ def main() -> None:
             r["tokens_per_s"] = r["real_tokens"] / r["seconds"]
             padding = 1 - r["real_tokens"] / r["batch_tokens"]
             # the share of the way's time its matrix products would take at the measured rate
+            way_rate = ideal["bf16_matmul_gflops"] * 1e9 if WAYS[name].bf16 else rate
             print(f"{name:40s} {r['seconds']:8.2f} {max(x['seconds'] for x in rounds):8.2f} {r['tokens_per_s']:10.1f} "
                   f"{padding:8.1%} {r['peak_mib']:9.0f} {r['above_load_mib']:10.0f} {r['flops'] / 1e9:12.0f} "
-                  f"{r['flops'] / rate / r['seconds']:8.0%}", flush=True)
+                  f"{r['flops'] / way_rate / r['seconds']:8.0%}", flush=True)
         before, now = results["random batches, full logits (before)"], results[NOW]
         unpacked, packed = results["length-grouped, response logits"], results["... and packed rows"]
         for a, b, what in ((packed, unpacked, "packed rows over unpacked"), (now, packed, "chunked over unchunked")):
@@ -252,12 +270,16 @@ def main() -> None:
         print(f"bound: the examples' matrix products alone ({ideal['flops'] / 1e9:.0f} GFLOP, no padding, response "
               f"logits) at this machine's measured {ideal['matmul_gflops']:.0f} GFLOP/s: {bound:.1f} real tokens/s, "
               f"{bound / before['tokens_per_s']:.2f}x before's, {bound / now['tokens_per_s']:.2f}x now's")
-        checked = results[CHECKPOINTED]
-        print(f"gradient checkpointing over now: {checked['tokens_per_s'] / now['tokens_per_s']:.2f}x real tokens/s, "
-              f"{now['above_load_mib'] / max(checked['above_load_mib'], 1):.2f}x less memory above the loaded model; "
-              f"over before: {checked['tokens_per_s'] / before['tokens_per_s']:.2f}x real tokens/s, "
-              f"{before['above_load_mib'] / max(checked['above_load_mib'], 1):.2f}x less memory; "
-              f"mean loss {checked['mean_loss']:.6f} against {now['mean_loss']:.6f}")
+        for name in (CHECKPOINTED, BF16):
+            r = results[name]
+            print(f"{name} over now: {r['tokens_per_s'] / now['tokens_per_s']:.2f}x real tokens/s, "
+                  f"{now['above_load_mib'] / max(r['above_load_mib'], 1):.2f}x less memory above the loaded model; "
+                  f"over before: {r['tokens_per_s'] / before['tokens_per_s']:.2f}x real tokens/s, "
+                  f"{before['above_load_mib'] / max(r['above_load_mib'], 1):.2f}x less memory above the loaded model, "
+                  f"peak {before['peak_mib'] / r['peak_mib']:.2f}x; mean loss {r['mean_loss']:.6f} against "
+                  f"{now['mean_loss']:.6f}")
+        print(f"fastest matrix products measured: fp32 {ideal['matmul_gflops']:.0f} GFLOP/s, "
+              f"bf16 {ideal['bf16_matmul_gflops']:.0f} GFLOP/s")
 
 if __name__ == "__main__":
     main()
