@@ -14,11 +14,13 @@ itself adds: activations, logits, gradients, optimizer state).
 
     .venv/bin/python benchmarks/sft_throughput.py                  # LoRA and full, built-in examples
     .venv/bin/python benchmarks/sft_throughput.py --labels results/labels/toy_facts/synthesized/X.parquet
+    .venv/bin/python benchmarks/sft_throughput.py --modes lora --profile "... and the chunked loss (now)"
 
 Then the bound no batching or loss path can pass on this machine: the matrix
 products training these examples needs (counted by torch's FlopCounterMode with each
 example alone in its batch: no padding, logits on response positions only), at the
-fastest fp32 matrix-product rate measured on the model's shapes in the same run.
+fastest fp32 matrix-product rate on the model's shapes that any way's process reached
+after its epoch in the same run.
 Attention and elementwise work are left out of that count, so the bound is generous.
 Each way's own matrix-product FLOPs (counted in an extra untimed pass) and the share
 of its time they would take at that rate are printed with it. Two last ways show
@@ -121,11 +123,12 @@ def matmul_gflops(model: object, tokens: int, dtype: object) -> float:
     for k, n in ((hidden, inner), (inner, hidden), (hidden, hidden)):
         a, b = torch.randn(tokens, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
         a @ b  # warm up
-        repeats = 20
-        started = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-        best = max(best, 2 * tokens * k * n * repeats / (time.perf_counter() - started) / 1e9)
+        for _ in range(5):  # the best of five short bursts: a slow spell of the machine lowers some
+            repeats = 10
+            started = time.perf_counter()
+            for _ in range(repeats):
+                a @ b
+            best = max(best, 2 * tokens * k * n * repeats / (time.perf_counter() - started) / 1e9)
     return best
 
 
@@ -149,7 +152,7 @@ def counted_flops(model: object, batches: list, logits: str, bf16: bool) -> int:
 
 def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: bool, logits: str,
            packed: bool, checkpointing: bool = False, bf16: bool = False, bound: bool = False,
-           count: bool = True) -> dict:
+           count: bool = True, profile: bool = False) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -175,9 +178,7 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
     if bound:  # each example alone: no padding, response logits, no recompute
         real = sum(len(e["input_ids"]) for e in examples)
         flops = counted_flops(model, [PadCollator(pad_id)([e]) for e in examples], RESPONSE_POSITIONS, False)
-        tokens = BATCH * real // len(examples)
-        return {"real_tokens": real, "flops": flops, "matmul_gflops": matmul_gflops(model, tokens, torch.float32),
-                "bf16_matmul_gflops": matmul_gflops(model, tokens, torch.bfloat16)}
+        return {"real_tokens": real, "flops": flops}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     loaded = current_rss_mib()
     generator = torch.Generator().manual_seed(0)
@@ -187,6 +188,18 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
         order = torch.randperm(len(examples), generator=generator).tolist()
     collator = PackCollator(pad_id, packing_cost(model)[0]) if packed else PadCollator(pad_id)
     batches = [collator([examples[i] for i in order[s:s + BATCH]]) for s in range(0, len(order), BATCH)]
+    if profile:  # one untimed epoch under torch's profiler: where the CPU time goes, by operator
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as profiler
+
+        with profiler(activities=[ProfilerActivity.CPU]) as prof:
+            for batch in batches:
+                batch_loss(model, batch, logits, bf16).backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+        ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+        total = sum(e.self_cpu_time_total for e in ops)
+        return {"ops": [(e.key, e.self_cpu_time_total / total) for e in ops[:12]]}
     losses = []
     started = time.perf_counter()
     for batch in batches:
@@ -197,7 +210,10 @@ def worker(model_dir: str, pairs: list[tuple[str, str]], mode: str, grouped: boo
         losses.append(float(loss))
     seconds = time.perf_counter() - started
     peak, above_load = rss_mib(), rss_mib() - loaded  # before the counting pass below
+    tokens = collator.real_tokens // len(batches)
     return {
+        "matmul_gflops": matmul_gflops(model, tokens, torch.float32),
+        "bf16_matmul_gflops": matmul_gflops(model, tokens, torch.bfloat16),
         "seconds": seconds,
         "flops": counted_flops(model, batches, logits, bf16) if count else None,
         "real_tokens": collator.real_tokens,
@@ -216,6 +232,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--modes", default="lora,full")
     parser.add_argument("--rounds", type=int, default=2, help="timed runs of every way (the fastest is shown)")
+    parser.add_argument("--profile", metavar="WAY", choices=list(WAYS), help="instead: the share of CPU time per operator of one way's epoch")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -236,16 +253,27 @@ def main() -> None:
                              capture_output=True, text=True).stdout
         return json.loads(out.strip().splitlines()[-1])
 
+    if args.profile:
+        for mode in args.modes.split(","):
+            ops = run_worker(mode=mode, **WAYS[args.profile]._asdict(), profile=True)["ops"]
+            print(f"\n{mode}, {args.profile}: share of self CPU time by operator (torch.profiler)")
+            for name, share in ops:
+                print(f"{share:7.1%}  {name}")
+        return
+
     for mode in args.modes.split(","):
         print(f"\n{mode}:")
         ideal = run_worker(mode=mode, grouped=False, logits=RESPONSE_POSITIONS, packed=False, bound=True)
-        rate = ideal["matmul_gflops"] * 1e9
         print(f"{'way':40s} {'fastest':>8s} {'slowest':>8s} {'real tok/s':>10s} {'padding':>8s} {'peak MiB':>9s} {'above load':>10s} "
               f"{'matmul GFLOP':>12s} {'at peak':>8s}")
         runs: dict[str, list[dict]] = {name: [] for name in WAYS}
         for round_ in range(args.rounds):  # every way once per round, so a slow spell of the machine hits all
             for name, way in WAYS.items():
                 runs[name].append(run_worker(mode=mode, **way._asdict(), count=round_ == 0))
+        # every worker measured the matrix-product rates after its epoch: the fastest of them all
+        measured = [x for rounds in runs.values() for x in rounds]
+        fp32_rate = max(x["matmul_gflops"] for x in measured)
+        bf16_rate = max(x["bf16_matmul_gflops"] for x in measured)
         results = {}
         for name, rounds in runs.items():
             # the fastest round's time; memory, FLOPs and losses are the first round's (they do not vary)
@@ -253,7 +281,7 @@ def main() -> None:
             r["tokens_per_s"] = r["real_tokens"] / r["seconds"]
             padding = 1 - r["real_tokens"] / r["batch_tokens"]
             # the share of the way's time its matrix products would take at the measured rate
-            way_rate = ideal["bf16_matmul_gflops"] * 1e9 if WAYS[name].bf16 else rate
+            way_rate = (bf16_rate if WAYS[name].bf16 else fp32_rate) * 1e9
             print(f"{name:40s} {r['seconds']:8.2f} {max(x['seconds'] for x in rounds):8.2f} {r['tokens_per_s']:10.1f} "
                   f"{padding:8.1%} {r['peak_mib']:9.0f} {r['above_load_mib']:10.0f} {r['flops'] / 1e9:12.0f} "
                   f"{r['flops'] / way_rate / r['seconds']:8.0%}", flush=True)
@@ -266,9 +294,9 @@ def main() -> None:
         print(f"now over before: {now['tokens_per_s'] / before['tokens_per_s']:.2f}x real tokens/s (goal >= 1.5x), "
               f"{before['above_load_mib'] / max(now['above_load_mib'], 1):.2f}x less memory above the loaded model "
               f"(goal >= 2x), peak {before['peak_mib'] / now['peak_mib']:.2f}x")
-        bound = ideal["real_tokens"] / (ideal["flops"] / rate)
+        bound = ideal["real_tokens"] / (ideal["flops"] / (fp32_rate * 1e9))
         print(f"bound: the examples' matrix products alone ({ideal['flops'] / 1e9:.0f} GFLOP, no padding, response "
-              f"logits) at this machine's measured {ideal['matmul_gflops']:.0f} GFLOP/s: {bound:.1f} real tokens/s, "
+              f"logits) at this machine's measured {fp32_rate:.0f} GFLOP/s: {bound:.1f} real tokens/s, "
               f"{bound / before['tokens_per_s']:.2f}x before's, {bound / now['tokens_per_s']:.2f}x now's")
         for name in (CHECKPOINTED, BF16):
             r = results[name]
@@ -278,8 +306,8 @@ def main() -> None:
                   f"{before['above_load_mib'] / max(r['above_load_mib'], 1):.2f}x less memory above the loaded model, "
                   f"peak {before['peak_mib'] / r['peak_mib']:.2f}x; mean loss {r['mean_loss']:.6f} against "
                   f"{now['mean_loss']:.6f}")
-        print(f"fastest matrix products measured: fp32 {ideal['matmul_gflops']:.0f} GFLOP/s, "
-              f"bf16 {ideal['bf16_matmul_gflops']:.0f} GFLOP/s")
+        print(f"fastest matrix products measured (the best of {len(measured)} workers): fp32 {fp32_rate:.0f} GFLOP/s, "
+              f"bf16 {bf16_rate:.0f} GFLOP/s")
 
 if __name__ == "__main__":
     main()
