@@ -51,6 +51,7 @@ from alice_w2s.backends.sft import CHUNKED, RESPONSE_POSITIONS, response_only_lo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+
 class Way(NamedTuple):
     grouped: bool  # length-grouped batches
     logits: str  # "model": the model's own loss over full logits; else a backends.sft loss_path value
@@ -247,6 +248,7 @@ def main() -> None:
     pairs = parquet_pairs(args.labels, args.examples, args.answer_type) if args.labels else builtin_pairs(args.examples)
     print(f"model: {description}; {len(pairs)} examples, batch {BATCH}, one epoch; "
           f"data: {args.labels or 'built-in toy_arithmetic + toy_facts'}")
+
     def run_worker(**spec: object) -> dict:
         spec = {"model_dir": str(folder), "pairs": pairs, **spec}
         out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], check=True,
@@ -308,6 +310,7 @@ def main() -> None:
                   f"{now['mean_loss']:.6f}")
         print(f"fastest matrix products measured (the best of {len(measured)} workers): fp32 {fp32_rate:.0f} GFLOP/s, "
               f"bf16 {bf16_rate:.0f} GFLOP/s")
+
 
 if __name__ == "__main__":
     main()
