@@ -10,7 +10,7 @@ from alice_w2s.config import ConfigError, check_prompt_overrides, load_schema, r
 from alice_w2s.run_settings import model_gpus, stage_engine
 from alice_w2s.run_settings import sft_recipe as config_sft_recipe
 from alice_w2s.datasets.registry import REGISTRY
-from alice_w2s.preflight import preflight_or_exit
+from alice_w2s.preflight import model_folder_mb, preflight_or_exit
 from alice_w2s.provenance import run_info
 from alice_w2s.fingerprint import code_fingerprint, file_digest
 from alice_w2s.stage_generation import job_backend
@@ -257,12 +257,18 @@ def job_resources(rule, key_of=None, training=False, cpu_only=False):
 
     gpus = job_gpus(rule, key_of, training, cpu_only)
 
+    def disk_mb(wc):
+        key = key_of(wc)
+        # bf16 weights only from training in bf16 on GPUs (backends/sft.py, save_dtype)
+        bf16 = training and gpus(wc) > 0 and sft_recipe(key)["bf16"]
+        return model_folder_mb(model_settings(key)["size_b"], bf16)
+
     def gpu_model(wc):
         # the SLURM plugin turns it into --gpus=<model>:<gpu>; "" asks for any GPU
         model = model_settings(key_of(wc)).get("gpu_model") if key_of and gpus(wc) else None
         return model or ""
 
-    return {
+    requests = {
         "gpu": gpus,
         "gpu_model": gpu_model,
         # One task that sees all the job's GPUs: without this, plugin 2.6.x adds
@@ -272,6 +278,11 @@ def job_resources(rule, key_of=None, training=False, cpu_only=False):
         "mem_mb": lambda wc, attempt: attempt * int(1024 * (request["mem_gb"] + request["mem_gb_per_b"] * size(wc))),
         "runtime": lambda wc, attempt: attempt * int(request["runtime_min"] + request["runtime_min_per_b"] * size(wc)),
     }
+    if key_of and pipeline.stage(rule).directory:
+        # the model folder it writes: what `python -m alice_w2s.cost` bills as disk;
+        # a scheduler only counts it against `--resources disk_mb=N`, if given
+        requests["disk_mb"] = disk_mb
+    return requests
 
 
 def unless_human_cot(param):

@@ -1,13 +1,16 @@
-"""What running some targets will cost in GPU jobs and GPU-hours, per rule and in
-total, before running them; and, for the jobs already finished, what they took.
+"""What running some targets will cost in GPU jobs, GPU-hours and disk, per rule and
+in total, before running them; and, for the jobs already finished, what they took.
 
 The figures come from Snakemake's own plan (a dry run), so they are the requests
 SLURM would get: each job's GPUs and runtime as ``rules/`` set them from the model's
 ``size_b`` and the config's ``resources`` block. GPU-hours are GPUs x requested
 runtime, an upper bound: what a cluster reserves, not what a job that ends early
-uses. "Still to run" is the plain dry run (what is missing or stale); "all" is the
-same targets with ``--forceall``. For every finished job, its manifest's
-``wall_seconds`` (x its GPUs) is the measured side: job-hours on a CPU run too.
+uses. Disk is the model folders' weights, the ``disk_mb`` the rules give each job
+that writes one (``preflight.model_folder_mb``: 2 or 4 bytes a parameter); the other
+outputs are small beside them. "Still to run" is the plain dry run (what is missing
+or stale); "all" is the same targets with ``--forceall``. For every finished job, its
+manifest's ``wall_seconds`` (x its GPUs) is the measured side, job-hours on a CPU run
+too, and so is the size of its outputs on disk.
 
     python -m alice_w2s.cost table1 table2 table3 --configfile config/paper.yaml
     python -m alice_w2s.cost table_demo --out results/cost/table_demo   # also .csv and .md
@@ -33,7 +36,7 @@ from alice_w2s.io import manifest_path
 COLUMNS = [
     "rule", "jobs", "gpu_jobs", "gpus_per_job", "requested_gpu_hours",
     "to_run_gpu_jobs", "to_run_requested_gpu_hours", "finished_gpu_jobs", "measured_gpu_hours",
-    "finished_jobs", "measured_job_hours",
+    "finished_jobs", "measured_job_hours", "disk_gb", "to_run_disk_gb", "measured_disk_gb",
 ]
 
 
@@ -52,6 +55,10 @@ class Job:
     @property
     def runtime_hours(self) -> float:
         return float(self.resources.get("runtime") or 0) / 60  # Snakemake's runtime is in minutes
+
+    @property
+    def disk_gb(self) -> float:
+        return float(self.resources.get("disk_mb") or 0) / 1e3  # MB of 10^6 bytes, as Snakemake's
 
 
 def _listed(value: str | None) -> list[str]:
@@ -91,6 +98,16 @@ def measured_seconds(job: Job, workdir: Path) -> float | None:
     return float(seconds) if seconds is not None else None
 
 
+def measured_disk_gb(job: Job, workdir: Path) -> float:
+    """What a finished job's outputs hold on disk, folders walked, in GB (10^9 bytes)."""
+    total = 0
+    for output in job.output:
+        path = workdir / output
+        files = [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        total += sum(f.stat().st_size for f in files)
+    return total / 1e9
+
+
 def bill(every_job: list[Job], to_run: list[Job], workdir: Path) -> pd.DataFrame:
     """One row per rule with planned jobs, most requested GPU-hours first, and a total row."""
     pending = {(j.rule, tuple(j.output)) for j in to_run}
@@ -115,6 +132,9 @@ def bill(every_job: list[Job], to_run: list[Job], workdir: Path) -> pd.DataFrame
             "measured_gpu_hours": sum(j.gpus * s / 3600 for j, s in finished_gpu),
             "finished_jobs": len(finished),
             "measured_job_hours": sum(s / 3600 for _, s in finished),
+            "disk_gb": sum(j.disk_gb for j in jobs),
+            "to_run_disk_gb": sum(j.disk_gb for j in jobs if (j.rule, tuple(j.output)) in pending),
+            "measured_disk_gb": sum(measured_disk_gb(j, workdir) for j, _ in finished),
         })
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame = frame.sort_values(["requested_gpu_hours", "jobs"], ascending=False, kind="stable")
@@ -125,12 +145,14 @@ def bill(every_job: list[Job], to_run: list[Job], workdir: Path) -> pd.DataFrame
 
 def to_markdown(frame: pd.DataFrame) -> str:
     headers = ["rule", "jobs", "GPU jobs", "GPUs a job", "GPU-hours requested", "GPU jobs to run",
-               "GPU-hours to run", "GPU jobs finished", "GPU-hours measured", "jobs finished", "job-hours measured"]
+               "GPU-hours to run", "GPU jobs finished", "GPU-hours measured", "jobs finished", "job-hours measured",
+               "disk GB", "disk GB to write", "disk GB measured"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in frame.itertuples(index=False):
         cells = [row.rule, row.jobs, row.gpu_jobs, row.gpus_per_job, f"{row.requested_gpu_hours:.1f}",
                  row.to_run_gpu_jobs, f"{row.to_run_requested_gpu_hours:.1f}", row.finished_gpu_jobs,
-                 f"{row.measured_gpu_hours:.2f}", row.finished_jobs, f"{row.measured_job_hours:.2f}"]
+                 f"{row.measured_gpu_hours:.2f}", row.finished_jobs, f"{row.measured_job_hours:.2f}",
+                 f"{row.disk_gb:.1f}", f"{row.to_run_disk_gb:.1f}", f"{row.measured_disk_gb:.2f}"]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines) + "\n"
 
@@ -163,7 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     markdown = to_markdown(frame)
     print(markdown, end="")
     print("GPU-hours requested: GPUs x the runtime each job asks SLURM for (an upper bound); "
-          "measured: wall-clock (x GPUs) of finished jobs, from their manifests.")
+          "measured: wall-clock (x GPUs) of finished jobs, from their manifests.\n"
+          "Disk: the weights of the model folders the jobs write, from each model's size_b "
+          "(2 bytes a parameter when fine-tuned in bf16 on GPUs, else 4); "
+          "measured: what finished jobs' outputs hold.")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

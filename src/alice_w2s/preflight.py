@@ -108,6 +108,14 @@ def sft_host_memory_gb(size_b: float, recipe: dict, gpus: int) -> float:
     return max(1, gpus) * (per_process + 2)
 
 
+def model_folder_mb(size_b: float, bf16: bool) -> int:
+    """Disk a model folder's weights take, in MB (10^6 bytes, as Snakemake's
+    ``disk_mb``): 2 bytes a parameter in bf16, 4 in fp32. Fine-tuning saves bf16 only
+    where it trains in bf16 (a GPU and ``sft.bf16``, backends/sft.py); the converted and
+    derived base models are fp32. The tokenizer and config files add a few MB."""
+    return math.ceil(size_b * 1e3 * (2 if bf16 else 4))
+
+
 def generation_gpu_memory(size_b: float, tensor_parallel: int, max_model_len: int, dtype: str) -> Estimate:
     """Memory of one GPU of a vLLM job: its share of the weights, room for one
     sequence of max_model_len in the KV cache (vLLM refuses to start without it),
