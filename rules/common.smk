@@ -257,7 +257,7 @@ def job_resources(rule, key_of=None, training=False, cpu_only=False):
 
     gpus = job_gpus(rule, key_of, training, cpu_only)
 
-    def disk_mb(wc):
+    def folder_mb(wc):
         key = key_of(wc)
         # bf16 weights only from training in bf16 on GPUs (backends/sft.py, save_dtype)
         bf16 = training and gpus(wc) > 0 and sft_recipe(key)["bf16"]
@@ -279,9 +279,10 @@ def job_resources(rule, key_of=None, training=False, cpu_only=False):
         "runtime": lambda wc, attempt: attempt * int(request["runtime_min"] + request["runtime_min_per_b"] * size(wc)),
     }
     if key_of and pipeline.stage(rule).directory:
-        # the model folder it writes: what `python -m alice_w2s.cost` bills as disk;
-        # a scheduler only counts it against `--resources disk_mb=N`, if given
-        requests["disk_mb"] = disk_mb
+        # The model folder it writes: what `python -m alice_w2s.cost` bills as disk, and
+        # what the job checks is free before it starts (alice_w2s.runner). Not
+        # `disk_mb`: --default-resources gives that one to every job.
+        requests["model_folder_mb"] = folder_mb
     return requests
 
 

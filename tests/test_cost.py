@@ -27,8 +27,8 @@ def test_bill_arithmetic_and_the_measured_side(tmp_path):
     file.with_name(file.name + ".manifest.json").write_text(json.dumps({"wall_seconds": 360}))
     jobs = [
         # finished: 4 x 1.5 h measured
-        Job("sft", output=["models/m@gold"], resources={"gpu": "4", "runtime": "90", "disk_mb": "3000"}),
-        Job("sft", output=["models/m@alice"], resources={"gpu": "2", "runtime": "30", "disk_mb": "3000"}),
+        Job("sft", output=["models/m@gold"], resources={"gpu": "4", "runtime": "90", "model_folder_mb": "3000"}),
+        Job("sft", output=["models/m@alice"], resources={"gpu": "2", "runtime": "30", "model_folder_mb": "3000"}),
         Job("eval", output=["eval/m@gold.json"], resources={"gpu": "1", "runtime": "60"}),
         Job("table", output=["tables/t.csv"], resources={"gpu": "0", "runtime": "30"}),
         Job("t1", input=["tables/t.csv"], resources={"tmpdir": "/tmp"}),  # a target rule: no row
@@ -41,7 +41,7 @@ def test_bill_arithmetic_and_the_measured_side(tmp_path):
     assert sft.requested_gpu_hours == pytest.approx(4 * 1.5 + 2 * 0.5)
     assert (sft.to_run_gpu_jobs, sft.to_run_requested_gpu_hours) == (1, pytest.approx(1.0))
     assert (sft.finished_gpu_jobs, sft.measured_gpu_hours) == (1, pytest.approx(4 * 1.5))
-    # disk: the model folders' disk_mb (MB of 10^6 bytes); measured: the finished folder's files
+    # disk: the model folders' model_folder_mb (MB of 10^6 bytes); measured: the finished folder's files
     assert (sft.disk_gb, sft.to_run_disk_gb) == (pytest.approx(6.0), pytest.approx(3.0))
     assert sft.measured_disk_gb == pytest.approx(0.05, abs=1e-6)
     assert frame.loc["eval", "measured_disk_gb"] == pytest.approx(0, abs=1e-6)
@@ -79,7 +79,10 @@ def test_paper_grid_bill_from_its_dry_run(tmp_path):
 def test_cli_writes_csv_and_markdown_and_names_a_bad_target(tmp_path):
     out = tmp_path / "cost" / "table_demo"
     env_cmd = [sys.executable, "-m", "alice_w2s.cost"]
-    done = subprocess.run([*env_cmd, "table_demo", "--out", str(out), "-d", str(tmp_path / "work")],
+    # --default-resources (as a cluster profile gives it) sets Snakemake's disk_mb on
+    # every job: the bill must not count it
+    done = subprocess.run([*env_cmd, "table_demo", "--out", str(out), "-d", str(tmp_path / "work"),
+                           "--default-resources", "slurm_partition=gpu"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("| rule | jobs | GPU jobs |")

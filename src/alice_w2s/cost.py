@@ -5,9 +5,10 @@ The figures come from Snakemake's own plan (a dry run), so they are the requests
 SLURM would get: each job's GPUs and runtime as ``rules/`` set them from the model's
 ``size_b`` and the config's ``resources`` block. GPU-hours are GPUs x requested
 runtime, an upper bound: what a cluster reserves, not what a job that ends early
-uses. Disk is the model folders' weights, the ``disk_mb`` the rules give each job
-that writes one (``preflight.model_folder_mb``: 2 or 4 bytes a parameter); the other
-outputs are small beside them. "Still to run" is the plain dry run (what is missing
+uses. Disk is the model folders' weights: the ``model_folder_mb`` resource the rules
+give each job that writes one (``preflight.model_folder_mb``: 2 or 4 bytes a
+parameter; not Snakemake's ``disk_mb``, which ``--default-resources`` sets on every
+job); the other outputs are small beside them. "Still to run" is the plain dry run (what is missing
 or stale); "all" is the same targets with ``--forceall``. For every finished job, its
 manifest's ``wall_seconds`` (x its GPUs) is the measured side, job-hours on a CPU run
 too, and so is the size of its outputs on disk.
@@ -58,7 +59,7 @@ class Job:
 
     @property
     def disk_gb(self) -> float:
-        return float(self.resources.get("disk_mb") or 0) / 1e3  # MB of 10^6 bytes, as Snakemake's
+        return float(self.resources.get("model_folder_mb") or 0) / 1e3  # MB of 10^6 bytes
 
 
 def _listed(value: str | None) -> list[str]:
