@@ -446,3 +446,23 @@ def test_truncated_parquet_input_ends_the_job_in_one_line(killed_and_resumed, tm
     result = _run(_command(workdir, "results/labels/toy_math/gold_sets/gold.parquet"))
     assert "results/data/toy_math/transfer.parquet: not a readable Parquet file" in _one_error_line(result)
     assert not (workdir / "results/labels/toy_math/gold_sets/gold.parquet").exists()
+
+
+def test_a_model_folder_the_disk_cannot_hold_stops_the_job_before_it_trains(killed_and_resumed, tmp_path):
+    # Each job writing a model folder asks for model_folder_mb (its weights; rules/common.smk)
+    # and checks that much is free before it works (alice_w2s.runner), so a job that
+    # could not save ends in one line at its start, not after hours of training.
+    import shutil
+
+    workdir = tmp_path / "w"
+    shutil.copytree(killed_and_resumed["workdir"], workdir, symlinks=True)
+    model = workdir / "results/models/toy_math/tiny-qwen-s@gold"
+    too_big = shutil.disk_usage(tmp_path).free // 10**6 * 2  # twice what is free
+    result = _run(_command(workdir, str(model.relative_to(workdir)), "--set-resources", f"sft:model_folder_mb={too_big}"))
+    line = _one_error_line(result)
+    assert line.startswith("error in rule sft: results/models/toy_math/tiny-qwen-s@gold needs ~"), line
+    assert line.endswith("GB free: free some space first"), line
+    assert not model.exists()
+    log = (workdir / "results/logs/sft/toy_math/tiny-qwen-s@gold.log").read_text()
+    started = [line for line in log.splitlines() if " INFO " in line]
+    assert len(started) == 1 and "INFO rule sft:" in started[0], log  # nothing ran after the start line

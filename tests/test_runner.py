@@ -1,7 +1,8 @@
-"""run_stage, the wrapper around every workflow script: threads and imports."""
+"""run_stage, the wrapper around every workflow script: threads, imports, room for a model."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -44,3 +45,40 @@ def test_a_job_gets_its_thread_share(tmp_path: Path, mode: str) -> None:
         assert stats == {"torch_before_body": False, "torch_threads": 1, "inherited_by_workers": "1"}
     else:
         assert stats == {"torch_before_body": True, "torch_threads": 1, "inherited_by_workers": None}
+
+
+ROOM = textwrap.dedent(
+    """
+    import os, sys
+    from types import SimpleNamespace
+    from alice_w2s.runner import run_stage
+
+    out, needed_mb = sys.argv[1], int(sys.argv[2])
+    resources = SimpleNamespace(model_folder_mb=needed_mb)
+    smk = SimpleNamespace(log=[], threads=1, rule="sft", wildcards={}, params={}, input=[], output=[out], resources=resources)
+
+    def body(smk):
+        os.makedirs(out)
+        return {}
+
+    run_stage(smk, body, lazy_torch=True)
+    """
+)
+
+
+def test_a_job_whose_model_folder_cannot_fit_stops_before_it_works(tmp_path: Path) -> None:
+    # model_folder_mb: the weights the job will save (rules/common.smk); the output's
+    # folder need not exist yet: the nearest existing one's disk counts.
+    out = tmp_path / "models" / "m@gold"
+    free_mb = shutil.disk_usage(tmp_path).free // 10**6
+    too_big = subprocess.run([sys.executable, "-c", ROOM, str(out), str(2 * free_mb)], capture_output=True, text=True)
+    assert too_big.returncode == 1
+    line = too_big.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error in rule sft: {out} needs ~{2 * free_mb / 1e3:.1f} GB"), line
+    # the folder checked: the nearest that exists (free space moves: its figure is not compared)
+    assert f"(resources.model_folder_mb), and {tmp_path} has " in line, line
+    assert line.endswith(" GB free: free some space first"), line
+    assert not out.exists()
+    fits = subprocess.run([sys.executable, "-c", ROOM, str(out), "1"], capture_output=True, text=True)
+    assert fits.returncode == 0, fits.stderr[-2000:]
+    assert out.is_dir()

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from alice_w2s.io import write_manifest
@@ -70,6 +72,26 @@ def _limit_threads(threads: int, lazy_torch: bool) -> None:
     torch.set_num_threads(threads)
 
 
+def _check_room(smk: Any) -> None:
+    """Stop a job that writes a model folder before it works, not when it saves: the
+    weights it will write (its ``model_folder_mb`` resource, rules/common.smk) against
+    the free space where its output goes. Each job checks alone: two jobs starting
+    together can each count the same free space."""
+    needed_mb = getattr(getattr(smk, "resources", None), "model_folder_mb", None)
+    if not needed_mb:
+        return
+    for output in smk.output:
+        place = Path(output).resolve()
+        while not place.exists():  # its folder may not be made yet
+            place = place.parent
+        free = shutil.disk_usage(place).free
+        if free < needed_mb * 1e6:
+            raise ValueError(
+                f"{output} needs ~{needed_mb / 1e3:.1f} GB for the model's weights "
+                f"(resources.model_folder_mb), and {place} has {free / 1e9:.1f} GB free: free some space first"
+            )
+
+
 def run_stage(smk: Any, body: Callable[[Any], dict], lazy_torch: bool = False) -> None:
     """Run a workflow script's ``body``. ``lazy_torch``: the stage imports torch only
     where it needs it (maybe never) and starts no worker processes."""
@@ -78,6 +100,7 @@ def run_stage(smk: Any, body: Callable[[Any], dict], lazy_torch: bool = False) -
     started = time.time()
     log.info("rule %s: %s", smk.rule, ", ".join(f"{k}={v}" for k, v in smk.wildcards.items()))
     try:
+        _check_room(smk)
         stats = body(smk) or {}
     except USER_ERRORS as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
