@@ -8,10 +8,10 @@ runtime, an upper bound: what a cluster reserves, not what a job that ends early
 uses. Disk is the model folders' weights: the ``model_folder_mb`` resource the rules
 give each job that writes one (``preflight.model_folder_mb``: 2 or 4 bytes a
 parameter; not Snakemake's ``disk_mb``, which ``--default-resources`` sets on every
-job); the other outputs are small beside them. "Still to run" is the plain dry run (what is missing
-or stale); "all" is the same targets with ``--forceall``. For every finished job, its
-manifest's ``wall_seconds`` (x its GPUs) is the measured side, job-hours on a CPU run
-too, and so is the size of its outputs on disk.
+job); the other outputs are small beside them. "Still to run" is the plain dry run
+(what is missing or stale); "all" is the same targets with ``--forceall``. For every
+finished job, its manifest's ``wall_seconds`` (x its GPUs) is the measured side,
+job-hours on a CPU run too, and so is the size of its outputs on disk.
 
     python -m alice_w2s.cost table1 table2 table3 --configfile config/paper.yaml
     python -m alice_w2s.cost table_demo --out results/cost/table_demo   # also .csv and .md

@@ -110,9 +110,9 @@ def sft_host_memory_gb(size_b: float, recipe: dict, gpus: int) -> float:
 
 def model_folder_mb(size_b: float, bf16: bool) -> int:
     """Disk a model folder's weights take, in MB (10^6 bytes): 2 bytes a parameter
-    in bf16, 4 in fp32. Fine-tuning saves bf16 only
-    where it trains in bf16 (a GPU and ``sft.bf16``, backends/sft.py); the converted and
-    derived base models are fp32. The tokenizer and config files add a few MB."""
+    in bf16, 4 in fp32. Fine-tuning saves bf16 only where it trains in bf16 (a GPU and
+    ``sft.bf16``, backends/sft.py); the converted and derived base models are fp32.
+    The tokenizer and config files add a few MB."""
     return math.ceil(size_b * 1e3 * (2 if bf16 else 4))
 
 
