@@ -464,5 +464,5 @@ def test_a_model_folder_the_disk_cannot_hold_stops_the_job_before_it_trains(kill
     assert line.endswith("GB free: free some space first"), line
     assert not model.exists()
     log = (workdir / "results/logs/sft/toy_math/tiny-qwen-s@gold.log").read_text()
-    started = [line for line in log.splitlines() if " INFO " in line]
+    started = [entry for entry in log.splitlines() if " INFO " in entry]
     assert len(started) == 1 and "INFO rule sft:" in started[0], log  # nothing ran after the start line
