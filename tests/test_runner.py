@@ -82,3 +82,20 @@ def test_a_job_whose_model_folder_cannot_fit_stops_before_it_works(tmp_path: Pat
     fits = subprocess.run([sys.executable, "-c", ROOM, str(out), "1"], capture_output=True, text=True)
     assert fits.returncode == 0, fits.stderr[-2000:]
     assert out.is_dir()
+
+
+def test_an_output_path_it_cannot_look_at_is_not_checked(tmp_path: Path) -> None:
+    # A symlink loop (or a folder it may not read) is no reason to stop a job: the
+    # check steps aside, and the job's own writes say what is wrong.
+    from types import SimpleNamespace
+
+    from alice_w2s.runner import _check_room
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    looped = SimpleNamespace(output=[str(tmp_path / "a" / "m@gold")], resources=SimpleNamespace(model_folder_mb=10**12))
+    _check_room(looped)
+    # an output it can look at is still checked
+    plain = SimpleNamespace(output=[str(tmp_path / "m@gold")], resources=SimpleNamespace(model_folder_mb=10**12))
+    with pytest.raises(ValueError, match="GB free: free some space first"):
+        _check_room(plain)

@@ -75,16 +75,21 @@ def _limit_threads(threads: int, lazy_torch: bool) -> None:
 def _check_room(smk: Any) -> None:
     """Stop a job that writes a model folder before it works, not when it saves: the
     weights it will write (its ``model_folder_mb`` resource, rules/common.smk) against
-    the free space where its output goes. Each job checks alone: two jobs starting
-    together can each count the same free space."""
+    the free space where its output goes. The weights come from the model's nominal
+    ``size_b`` (0 if the config gives none: not checked), so a folder can be some
+    percent larger. Each job checks alone: two jobs starting together can each count
+    the same free space."""
     needed_mb = getattr(getattr(smk, "resources", None), "model_folder_mb", None)
     if not needed_mb:
         return
     for output in smk.output:
-        place = Path(output).resolve()
-        while not place.exists():  # its folder may not be made yet
-            place = place.parent
-        free = shutil.disk_usage(place).free
+        try:
+            place = Path(output).resolve()
+            while not place.exists():  # its folder may not be made yet
+                place = place.parent
+            free = shutil.disk_usage(place).free
+        except (OSError, RuntimeError):  # a path it may not look at, a symlink loop
+            continue  # not checked: the job's own writes will say what is wrong
         if free < needed_mb * 1e6:
             raise ValueError(
                 f"{output} needs ~{needed_mb / 1e3:.1f} GB for the model's weights "
