@@ -258,12 +258,11 @@ def job_resources(rule, key_of=None, training=False, cpu_only=False):
     gpus = job_gpus(rule, key_of, training, cpu_only)
 
     def folder_mb(wc):
-        key = key_of(wc)
         # bf16 weights only from training in bf16 on GPUs (backends/sft.py, save_dtype,
         # which asks torch for CUDA: a GPU job on a machine without one saves fp32, a
         # `gpus: 0` job on a machine with one bf16; here the config decides)
-        bf16 = training and gpus(wc) > 0 and sft_recipe(key)["bf16"]
-        return model_folder_mb(model_settings(key)["size_b"], bf16)
+        bf16 = training and gpus(wc) > 0 and sft_recipe(key_of(wc))["bf16"]
+        return model_folder_mb(size(wc), bf16)
 
     def gpu_model(wc):
         # the SLURM plugin turns it into --gpus=<model>:<gpu>; "" asks for any GPU

@@ -117,7 +117,8 @@ def bill(every_job: list[Job], to_run: list[Job], workdir: Path) -> pd.DataFrame
         jobs = [j for j in every_job if j.rule == rule]
         gpu_jobs = [j for j in jobs if j.gpus]
         gpus = sorted({j.gpus for j in gpu_jobs})
-        waiting = [j for j in gpu_jobs if (j.rule, tuple(j.output)) in pending]
+        queued = [j for j in jobs if (j.rule, tuple(j.output)) in pending]
+        waiting = [j for j in queued if j.gpus]
         finished = [(j, s) for j in jobs if (j.rule, tuple(j.output)) not in pending
                     and (s := measured_seconds(j, workdir)) is not None]
         finished_gpu = [(j, s) for j, s in finished if j.gpus]
@@ -134,7 +135,7 @@ def bill(every_job: list[Job], to_run: list[Job], workdir: Path) -> pd.DataFrame
             "finished_jobs": len(finished),
             "measured_job_hours": sum(s / 3600 for _, s in finished),
             "disk_gb": sum(j.disk_gb for j in jobs),
-            "to_run_disk_gb": sum(j.disk_gb for j in jobs if (j.rule, tuple(j.output)) in pending),
+            "to_run_disk_gb": sum(j.disk_gb for j in queued),
             "measured_disk_gb": sum(measured_disk_gb(j, workdir) for j, _ in finished),
         })
     frame = pd.DataFrame(rows, columns=COLUMNS)
